@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both first make sure a PostgreSQL is reachable (scripts/ensure-postgres.sh).
+
+GO      ?= go
+PGDSN    = $(shell ./scripts/ensure-postgres.sh)
+PKGS     = ./...
+
+.PHONY: test demo build fmt-check vet bench fuzz clean
+
+build:
+	$(GO) build -o bin/keyhole ./cmd/keyhole
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+test: fmt-check vet
+	@dsn="$(PGDSN)"; [ -n "$$dsn" ] || exit 1; \
+	KEYHOLE_TEST_DSN="$$dsn" $(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+demo: build
+	@dsn="$(PGDSN)"; [ -n "$$dsn" ] || exit 1; \
+	KEYHOLE_TEST_DSN="$$dsn" $(GO) run ./examples/agent -keyhole bin/keyhole
+
+bench:
+	@dsn="$(PGDSN)"; [ -n "$$dsn" ] || exit 1; \
+	KEYHOLE_TEST_DSN="$$dsn" $(GO) test -run '^$$' -bench . -benchmem -count=6 $(PKGS) | tee bench.txt
+
+clean:
+	rm -rf bin bench.txt

@@ -1,0 +1,461 @@
+// Package pgexec runs one agent query in PostgreSQL under the limits of its
+// grant: in a transaction that is READ ONLY for read grants, with SET LOCAL
+// statement_timeout and search_path, positional parameters sent as untyped
+// text (PostgreSQL infers their types exactly as it would for literals, and
+// nothing is ever interpolated into the SQL), at most max_rows rows kept and
+// every value turned into a JSON-typed value.
+//
+// Cancelling ctx cancels the statement in PostgreSQL (pgx sends a cancel
+// request on the wire).
+//
+// # Errors
+//
+// Refusals an agent can act on are *grants.Denial: TIMEOUT (statement_timeout
+// or a cancelled call), RESULT_TOO_LARGE, WRITE_NOT_GRANTED (read-only
+// transaction, SQLSTATE 25006), OUT_OF_SCOPE (privilege error 42501) and
+// QUERY_FAILED for any other SQL error, with its SQLSTATE. Connection
+// failures wrap grants.ErrUnavailable.
+package pgexec
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/keyholehq/keyhole/config"
+	"github.com/keyholehq/keyhole/grants"
+)
+
+// ErrUnavailable means the database could not be reached.
+var ErrUnavailable = errors.New("pgexec: database unavailable")
+
+// Query is one statement to run for an agent.
+type Query struct {
+	SQL       string
+	Params    []any // JSON values: nil, bool, string, json.Number/float64, or nested JSON
+	Privilege grants.Privilege
+	MaxRows   int // already capped by the resource's limit
+	// ApplicationName is shown in pg_stat_activity and PostgreSQL's logs.
+	ApplicationName string
+	// Deadline, when not zero, ends the query at this time (the grant's expiry).
+	Deadline time.Time
+}
+
+// Column describes one result column.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Result is a query's answer, JSON-ready.
+type Result struct {
+	Columns   []Column
+	Rows      [][]any
+	RowCount  int  // rows returned to the agent
+	Truncated bool // more rows existed than MaxRows
+	Affected  int64
+	Bytes     int // approximate JSON size of Rows
+	Elapsed   time.Duration
+}
+
+// Executor owns one connection pool per resource (keyhole's own DSN).
+type Executor struct {
+	mu    sync.Mutex
+	pools map[string]*pgxpool.Pool
+}
+
+// New returns an Executor with no pools open yet; pools open on first use.
+func New() *Executor { return &Executor{pools: map[string]*pgxpool.Pool{}} }
+
+// Close closes every pool.
+func (e *Executor) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for name, p := range e.pools {
+		p.Close()
+		delete(e.pools, name)
+	}
+}
+
+func (e *Executor) pool(ctx context.Context, res *config.Resource) (*pgxpool.Pool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p, ok := e.pools[res.Name]; ok {
+		return p, nil
+	}
+	pc, err := pgxpool.ParseConfig(res.DSN.Reveal())
+	if err != nil {
+		// The parse error may quote the DSN: never pass it on.
+		return nil, fmt.Errorf("%w: resource %s: invalid dsn", ErrUnavailable, res.Name)
+	}
+	pc.MaxConns = 8
+	pc.ConnConfig.RuntimeParams["application_name"] = "keyhole"
+	p, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: resource %s", ErrUnavailable, res.Name)
+	}
+	e.pools[res.Name] = p
+	return p, nil
+}
+
+// Run executes q against res in its own transaction.
+func (e *Executor) Run(ctx context.Context, res *config.Resource, q Query) (*Result, error) {
+	p, err := e.pool(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	if !q.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, q.Deadline)
+		defer cancel()
+	}
+	start := time.Now()
+	conn, err := p.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, timeoutDenial(ctx, res)
+		}
+		return nil, fmt.Errorf("%w: resource %s: %s", ErrUnavailable, res.Name, safeConnError(err))
+	}
+	defer conn.Release()
+	res2, err := run(ctx, conn.Conn(), res, q)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, timeoutDenial(ctx, res)
+		}
+		return nil, classify(err, res)
+	}
+	res2.Elapsed = time.Since(start)
+	return res2, nil
+}
+
+// Run executes q on an already-open connection (a grant's own role, for
+// example) in its own transaction, with the same limits as Executor.Run.
+func Run(ctx context.Context, conn *pgx.Conn, res *config.Resource, q Query) (*Result, error) {
+	start := time.Now()
+	r, err := run(ctx, conn, res, q)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, timeoutDenial(ctx, res)
+		}
+		return nil, classify(err, res)
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+func run(ctx context.Context, conn *pgx.Conn, res *config.Resource, q Query) (result *Result, err error) {
+	mode := pgx.ReadOnly
+	if q.Privilege == grants.Write {
+		mode = pgx.ReadWrite
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: mode})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil || mode == pgx.ReadOnly {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err := tx.Exec(ctx, setLocals(res, q)); err != nil {
+		return nil, err
+	}
+	params, err := encodeParams(q.Params)
+	if err != nil {
+		return nil, err
+	}
+	rr := conn.PgConn().ExecParams(ctx, q.SQL, params, nil, nil, nil)
+	rows := pgx.RowsFromResultReader(conn.TypeMap(), rr)
+	result, err = collect(rows, conn.TypeMap(), q.MaxRows, res.Limits.MaxResultBytes)
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	result.Affected = rows.CommandTag().RowsAffected()
+	if mode == pgx.ReadWrite {
+		if err := tx.Commit(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return result, nil
+}
+
+// setLocals fixes the transaction's limits. SET LOCAL ends with the
+// transaction, so nothing leaks to the next user of a pooled connection.
+func setLocals(res *config.Resource, q Query) string {
+	timeout := res.Limits.StatementTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	path := res.SearchPath
+	if len(path) == 0 {
+		path = []string{"public"}
+	}
+	quoted := make([]string, len(path))
+	for i, s := range path {
+		quoted[i] = pgx.Identifier{s}.Sanitize()
+	}
+	return fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d; SET LOCAL search_path = %s; SET LOCAL TimeZone = 'UTC'; SET LOCAL application_name = %s",
+		timeout.Milliseconds(), timeout.Milliseconds()+1000, strings.Join(quoted, ", "), quoteLiteral(q.ApplicationName))
+}
+
+func quoteLiteral(s string) string {
+	if s == "" {
+		s = "keyhole"
+	}
+	// application_name keeps printable ASCII only; keep it short.
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s) && len(b) < 60; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f && c != '\'' && c != '\\' {
+			b = append(b, c)
+		}
+	}
+	return "'" + string(b) + "'"
+}
+
+// encodeParams renders each JSON value as untyped text, so PostgreSQL infers
+// the parameter's type from its use, as it does for a quoted literal.
+func encodeParams(params []any) ([][]byte, error) {
+	out := make([][]byte, len(params))
+	for i, v := range params {
+		switch v := v.(type) {
+		case nil:
+			out[i] = nil
+		case string:
+			out[i] = []byte(v)
+		case bool:
+			out[i] = []byte(strconv.FormatBool(v))
+		case json.Number:
+			out[i] = []byte(v.String())
+		case float64:
+			out[i] = []byte(strconv.FormatFloat(v, 'g', -1, 64))
+		case int:
+			out[i] = []byte(strconv.Itoa(v))
+		case int64:
+			out[i] = []byte(strconv.FormatInt(v, 10))
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, grants.Deny(grants.CodeInvalidArgument, "params[%d]: not a JSON value", i)
+			}
+			out[i] = b
+		}
+		if out[i] != nil && strings.IndexByte(string(out[i]), 0) >= 0 {
+			return nil, grants.Deny(grants.CodeInvalidArgument, "params[%d]: contains a NUL character, which PostgreSQL text cannot hold", i)
+		}
+	}
+	return out, nil
+}
+
+func collect(rows pgx.Rows, tm *pgtype.Map, maxRows int, maxBytes int64) (*Result, error) {
+	r := &Result{Rows: [][]any{}}
+	for _, fd := range rows.FieldDescriptions() {
+		r.Columns = append(r.Columns, Column{Name: fd.Name, Type: typeName(tm, fd.DataTypeOID)})
+	}
+	if maxBytes <= 0 {
+		maxBytes = 1 << 20
+	}
+	for rows.Next() {
+		if r.RowCount >= maxRows {
+			// Keep draining so the statement completes (writes commit
+			// whole); the agent learns the result was cut.
+			r.Truncated = true
+			continue
+		}
+		vals, err := rows.Values()
+		if err != nil {
+			return nil, err
+		}
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			row[i] = jsonValue(v)
+		}
+		size, err := json.Marshal(row)
+		if err != nil {
+			return nil, fmt.Errorf("pgexec: encode row: %w", err)
+		}
+		if int64(r.Bytes+len(size)) > maxBytes {
+			return nil, grants.Deny(grants.CodeResultTooLarge,
+				"the result exceeds this resource's limit of %d bytes after %d rows; select fewer columns, aggregate, or pass a smaller max_rows", maxBytes, r.RowCount)
+		}
+		r.Bytes += len(size)
+		r.Rows = append(r.Rows, row)
+		r.RowCount++
+	}
+	return r, nil
+}
+
+func typeName(tm *pgtype.Map, oid uint32) string {
+	if t, ok := tm.TypeForOID(oid); ok {
+		return t.Name
+	}
+	return "oid:" + strconv.FormatUint(uint64(oid), 10)
+}
+
+// jsonValue maps a decoded PostgreSQL value to a JSON-typed value: numbers as
+// numbers, timestamps as RFC 3339, bytea as base64, json as JSON.
+func jsonValue(v any) any {
+	switch v := v.(type) {
+	case nil, bool, string, int8, int16, int32, int64, int, uint32, uint64:
+		return v
+	case float32:
+		return jsonFloat(float64(v))
+	case float64:
+		return jsonFloat(v)
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return base64.StdEncoding.EncodeToString(v)
+	case pgtype.Numeric:
+		return numericValue(v)
+	case [16]byte:
+		return fmt.Sprintf("%x-%x-%x-%x-%x", v[0:4], v[4:6], v[6:8], v[8:10], v[10:16])
+	case netip.Prefix:
+		return v.String()
+	case pgtype.Interval:
+		iv, _ := v.Value()
+		return iv
+	case map[string]any, []any:
+		return v
+	case pgtype.Time:
+		tv, _ := v.Value()
+		return tv
+	case fmt.Stringer:
+		return v.String()
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return json.RawMessage(b)
+	}
+	return fmt.Sprint(v)
+}
+
+func jsonFloat(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return strconv.FormatFloat(f, 'g', -1, 64) // JSON has no NaN or Infinity
+	}
+	return f
+}
+
+func numericValue(n pgtype.Numeric) any {
+	if !n.Valid {
+		return nil
+	}
+	if n.NaN || n.InfinityModifier != pgtype.Finite {
+		v, _ := n.Value()
+		return v
+	}
+	if n.Exp >= 0 {
+		i := new(big.Int).Mul(n.Int, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n.Exp)), nil))
+		return json.Number(i.String())
+	}
+	v, err := n.Value() // text form, exact
+	if err != nil {
+		return nil
+	}
+	return json.Number(v.(string))
+}
+
+func timeoutDenial(ctx context.Context, res *config.Resource) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return grants.Deny(grants.CodeTimeout, "the query did not finish before its deadline (the grant's expiry or the caller's); narrow it or request a longer grant")
+	}
+	return grants.Deny(grants.CodeTimeout, "the query was cancelled by the caller")
+}
+
+// classify turns a PostgreSQL error into a denial by SQLSTATE, never by text.
+func classify(err error, res *config.Resource) error {
+	if d, ok := grants.AsDenial(err); ok {
+		return d
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57014": // query_canceled: statement_timeout
+			return grants.Deny(grants.CodeTimeout, "the query ran longer than this resource's statement_timeout of %s; narrow it (add WHERE, LIMIT or an aggregate)", res.Limits.StatementTimeout)
+		case "25006": // read_only_sql_transaction
+			return &QueryError{Denial: grants.Deny(grants.CodeWriteNotGranted, "the database refused a write in this read-only transaction; request a write grant for the table"), SQLState: pgErr.Code}
+		case "42501": // insufficient_privilege
+			return &QueryError{Denial: grants.Deny(grants.CodeOutOfScope, "the database refused: %s; request access to it first", pgErr.Message), SQLState: pgErr.Code}
+		}
+		return &QueryError{Denial: grants.Deny(grants.CodeQueryFailed, "PostgreSQL error %s: %s", pgErr.Code, pgErr.Message), SQLState: pgErr.Code}
+	}
+	if pgconn.SafeToRetry(err) || isConnErr(err) {
+		return fmt.Errorf("%w: resource %s: %s", ErrUnavailable, res.Name, safeConnError(err))
+	}
+	return fmt.Errorf("pgexec: %w", err)
+}
+
+// QueryError is a refusal that came from PostgreSQL, with its SQLSTATE for the audit trail.
+type QueryError struct {
+	*grants.Denial
+	SQLState string
+}
+
+func (e *QueryError) Unwrap() error { return e.Denial }
+
+func isConnErr(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce) || pgconn.Timeout(err)
+}
+
+// safeConnError describes a connection failure without the DSN or password.
+func safeConnError(err error) string {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return "cannot connect to the database"
+	}
+	return "connection failed"
+}
+
+// ColumnTypes returns the columns and types of the resource's tables, in
+// table order, as keyhole's own role sees them in the catalog.
+func (e *Executor) ColumnTypes(ctx context.Context, res *config.Resource) (map[grants.Table][]Column, error) {
+	p, err := e.pool(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	schemas := make([]string, len(res.Tables))
+	names := make([]string, len(res.Tables))
+	for i, t := range res.Tables {
+		schemas[i], names[i] = t.Schema, t.Name
+	}
+	rows, err := p.Query(ctx, `
+		SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+		FROM pg_catalog.pg_attribute a
+		JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE a.attnum > 0 AND NOT a.attisdropped
+		  AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		ORDER BY n.nspname, c.relname, a.attnum`, schemas, names)
+	if err != nil {
+		return nil, fmt.Errorf("%w: resource %s: %s", ErrUnavailable, res.Name, safeConnError(err))
+	}
+	defer rows.Close()
+	out := map[grants.Table][]Column{}
+	for rows.Next() {
+		var t grants.Table
+		var c Column
+		if err := rows.Scan(&t.Schema, &t.Name, &c.Name, &c.Type); err != nil {
+			return nil, fmt.Errorf("pgexec: column types: %w", err)
+		}
+		out[t] = append(out[t], c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,177 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/keyholehq/keyhole/audit"
+	"github.com/keyholehq/keyhole/config"
+	"github.com/keyholehq/keyhole/grants"
+	"github.com/keyholehq/keyhole/grants/pgexec"
+	"github.com/keyholehq/keyhole/grants/sqlscope"
+)
+
+// Recorder writes one audit event durably before returning.
+type Recorder interface {
+	Record(ctx context.Context, e *audit.Event) error
+}
+
+var _ Recorder = (*audit.Log)(nil)
+
+// Session is one agent session as tools see it: its signed identity.
+type Session struct {
+	Identity grants.SessionIdentity
+	// Token is the signed identity document (a JWS); it is not a credential.
+	Token string
+}
+
+// Ref names the session for grant binding.
+func (s *Session) Ref() grants.SessionRef {
+	return grants.SessionRef{ID: s.Identity.ID, SPIFFE: s.Identity.SPIFFE, Agent: s.Identity.Agent}
+}
+
+// Call carries what arrives with one tool call besides its arguments.
+type Call struct {
+	Session *Session
+	// Meta is the request's _meta object (trace ids, a prompt excerpt a host
+	// chose to send); it is recorded size-capped.
+	Meta json.RawMessage
+}
+
+// Result is a tool's answer: a structured value matching the tool's output
+// schema, and a short text rendering of it.
+type Result struct {
+	Structured any
+	Text       string
+}
+
+// Service holds what the handlers need. It is safe for concurrent calls.
+type Service struct {
+	cfg    *config.Config
+	grants *grants.Manager
+	exec   *pgexec.Executor
+	audit  Recorder
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	analyzers map[string]*sqlscope.Analyzer
+}
+
+// New returns a Service.
+func New(cfg *config.Config, gm *grants.Manager, exec *pgexec.Executor, rec Recorder, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{cfg: cfg, grants: gm, exec: exec, audit: rec, log: log, analyzers: map[string]*sqlscope.Analyzer{}}
+}
+
+// analyzer returns the (caching) SQL analyzer of a resource.
+func (s *Service) analyzer(res *config.Resource) *sqlscope.Analyzer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.analyzers[res.Name]
+	if !ok {
+		a = sqlscope.NewAnalyzer(sqlscope.Options{SearchPath: res.SearchPath, ExtraFunctions: res.Functions})
+		s.analyzers[res.Name] = a
+	}
+	return a
+}
+
+// event starts an audit event carrying the session identity and prompt context.
+func (s *Service) event(call Call, name, tool string) *audit.Event {
+	id := call.Session.Identity
+	e := &audit.Event{
+		Event:   name,
+		Session: id.ID,
+		Agent:   id.Agent,
+		Principal: &audit.Principal{
+			Kind: id.Principal.Kind, Subject: id.Principal.Subject, Issuer: id.Principal.Issuer,
+			UID: id.Principal.UID, ParentPID: id.Principal.ParentPID, ParentCommand: id.Principal.ParentCommand,
+		},
+		Tool: tool,
+	}
+	if id.ClientName != "" || id.ClientVersion != "" {
+		e.Client = &audit.Client{Name: id.ClientName, Version: id.ClientVersion}
+	}
+	if len(call.Meta) > 0 {
+		e.Meta = audit.CapMeta(call.Meta, s.cfg.Audit.MaxMetaBytes)
+	}
+	return e
+}
+
+// record writes e; a trail that cannot be written refuses the call.
+func (s *Service) record(ctx context.Context, e *audit.Event) error {
+	if err := s.audit.Record(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "audit write failed; refusing calls", slog.String("event", e.Event), slog.Any("err", err))
+		return grants.Deny(grants.CodeUnavailable, "keyhole cannot write its audit trail, so it refuses to act; an admin must fix the audit file (see keyhole's log)")
+	}
+	return nil
+}
+
+// SessionStarted records the start of a session with its signed identity.
+func (s *Service) SessionStarted(ctx context.Context, sess *Session) error {
+	e := s.event(Call{Session: sess}, audit.SessionStart, "")
+	e.Identity = sess.Token
+	exp := sess.Identity.Expiry
+	e.ExpiresAt = &exp
+	return s.record(ctx, e)
+}
+
+// SessionEnded releases every grant of the session and records the end.
+func (s *Service) SessionEnded(ctx context.Context, sess *Session) error {
+	ended, err := s.grants.EndSession(ctx, sess.Identity.ID)
+	for _, rec := range ended {
+		e := s.event(Call{Session: sess}, audit.AccessReleased, "")
+		s.fillGrant(e, rec)
+		e.Reason = "session ended"
+		if rerr := s.record(ctx, e); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if rerr := s.record(ctx, s.event(Call{Session: sess}, audit.SessionEnd, "")); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	return err
+}
+
+// ExpireDue ends grants whose time has come and records each. Run it every
+// second or so: a grant is refused on use past its exp anyway, this makes
+// the end visible (and, with database roles, effective) without a call.
+func (s *Service) ExpireDue(ctx context.Context, sessions func(id string) *Session) error {
+	ended, err := s.grants.ExpireDue(ctx)
+	for _, rec := range ended {
+		sess := sessions(rec.SessionID)
+		if sess == nil {
+			sess = &Session{Identity: grants.SessionIdentity{ID: rec.SessionID, Agent: rec.Agent}}
+		}
+		e := s.event(Call{Session: sess}, audit.AccessExpired, "")
+		s.fillGrant(e, rec)
+		if rerr := s.record(ctx, e); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
+}
+
+func (s *Service) fillGrant(e *audit.Event, rec *grants.Record) {
+	e.Grant = rec.ID
+	e.Resource = rec.Resource
+	e.Privilege = string(rec.Scope.Privilege)
+	e.Tables = scopeStrings(rec.Scope)
+	exp := rec.ExpiresAt.UTC()
+	e.ExpiresAt = &exp
+}
+
+func scopeStrings(sc grants.Scope) []string {
+	out := make([]string, len(sc.Tables))
+	for i, t := range sc.Tables {
+		out[i] = t.String()
+	}
+	return out
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
