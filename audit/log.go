@@ -97,14 +97,16 @@ type Log struct {
 	buf       bytes.Buffer
 
 	// Group commit: written counts lines this Log wrote; synced says up to
-	// which count a sync has completed (or failed, see failed). Only one
-	// sync runs at a time; writers keep appending meanwhile, and the next
-	// sync covers all of them.
-	written atomic.Uint64
-	cur     atomic.Pointer[os.File]
-	syncMu  sync.Mutex
-	synced  uint64
-	failed  []genRange // lines whose sync failed: never acknowledged
+	// which count a sync has completed (or failed, see failed). One sync
+	// runs at a time, outside syncMu; writers keep appending meanwhile and
+	// wait on syncDone, and the next sync covers all of them.
+	written  atomic.Uint64
+	syncMu   sync.Mutex
+	syncDone *sync.Cond // on syncMu, broadcast when a sync ends
+	syncing  bool       // a sync is running
+	cur      *os.File   // the file syncs go to; changed only when !syncing
+	synced   uint64
+	failed   []genRange // lines whose sync failed: never acknowledged
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -152,6 +154,7 @@ func Open(opts Options) (*Log, error) {
 		opts.Now = time.Now
 	}
 	l := &Log{opts: opts, kid: opts.KeyID, log: opts.Logger}
+	l.syncDone = sync.NewCond(&l.syncMu)
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -329,6 +332,9 @@ func (l *Log) refreshLocked() error {
 // file are synced first, so that no pending group sync is lost with it.
 func (l *Log) switchFile(f *os.File, fi os.FileInfo) {
 	l.syncMu.Lock()
+	for l.syncing {
+		l.syncDone.Wait()
+	}
 	if old := l.f; old != nil {
 		target := l.written.Load()
 		if err := old.Sync(); err != nil && target > l.synced {
@@ -338,7 +344,7 @@ func (l *Log) switchFile(f *os.File, fi os.FileInfo) {
 		old.Close()
 	}
 	l.f, l.fi = f, fi
-	l.cur.Store(f)
+	l.cur = f
 	l.syncMu.Unlock()
 	l.size, l.fileStart = 0, time.Time{}
 }
@@ -575,16 +581,27 @@ func syncDir(dir string) error {
 }
 
 // waitSynced returns once line gen is covered by a completed sync. The first
-// waiter to find it uncovered syncs everything written so far; waiters
-// queued behind it usually find their lines covered by that sync.
+// waiter to find no sync running starts one for everything written so far;
+// the others wait for it to end, and if their line came too late for it, one
+// of them starts the next.
 func (l *Log) waitSynced(gen uint64) error {
 	l.syncMu.Lock()
-	if gen > l.synced {
-		target := l.written.Load()
-		if err := l.cur.Load().Sync(); err != nil {
+	for gen > l.synced {
+		if l.syncing {
+			l.syncDone.Wait()
+			continue
+		}
+		l.syncing = true
+		target, f := l.written.Load(), l.cur
+		l.syncMu.Unlock()
+		err := f.Sync()
+		l.syncMu.Lock()
+		if err != nil {
 			l.failed = append(l.failed, genRange{l.synced, target, err})
 		}
-		l.synced = target
+		l.synced = max(l.synced, target)
+		l.syncing = false
+		l.syncDone.Broadcast()
 	}
 	var err error
 	for _, r := range l.failed {
@@ -675,6 +692,9 @@ func (l *Log) Close() error {
 			})
 		}
 		l.syncMu.Lock()
+		for l.syncing {
+			l.syncDone.Wait()
+		}
 		if serr := l.f.Sync(); serr != nil && err == nil {
 			err = serr
 		}

@@ -102,7 +102,7 @@ type env struct {
 	stderr      *syncBuffer // every child's log, for the secret check
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "keyhole.yaml")
@@ -114,11 +114,11 @@ func newEnv(t *testing.T) *env {
 
 // session is one keyhole process and the SDK client session talking to it.
 type session struct {
-	t  *testing.T
+	t  testing.TB
 	cs *mcp.ClientSession
 }
 
-func (e *env) start(t *testing.T, agent string) *session {
+func (e *env) start(t testing.TB, agent string) *session {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--stdio", "--config", e.config, "--agent", agent)
 	cmd.Env = append(os.Environ(), execEnv+"=1", "KEYHOLE_E2E_DSN="+shopDSN,

@@ -1,0 +1,205 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyholehq/keyhole/audit"
+	"github.com/keyholehq/keyhole/config"
+	"github.com/keyholehq/keyhole/grants"
+	"github.com/keyholehq/keyhole/grants/pgexec"
+	"github.com/keyholehq/keyhole/grants/sqlitestore"
+	"github.com/keyholehq/keyhole/internal/testdb"
+)
+
+var testDB *testdb.DB
+
+func TestMain(m *testing.M) {
+	os.Exit(testdb.Main(m, func(db *testdb.DB) {
+		testDB = db
+		for _, f := range []string{"schema.sql", "seed.sql"} {
+			sql, err := os.ReadFile(filepath.Join("..", "examples", "demo", f))
+			if err != nil {
+				panic(err)
+			}
+			if err := db.Exec(context.Background(), string(sql)); err != nil {
+				panic(err)
+			}
+		}
+	}))
+}
+
+// fakeClock is the injectable clock every grant check uses.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fixture is a Service wired to real parts: keys, SQLite store, audit trail,
+// PostgreSQL; only the clock is fake.
+type fixture struct {
+	svc   *Service
+	clock *fakeClock
+	trail string
+	sess  *Session
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	cfgText := `data_dir: ` + dir + `
+resources:
+  shop:
+    dsn: ` + testDB.DSN + `
+    enforcement: gate-only
+    tables:
+      public.orders: {}
+      public.customers: {columns: [id, name, region]}
+agents:
+  analytics-*:
+    allow:
+      - {resource: shop, privileges: [read], max_duration: 15m}
+audit: {fsync: always}
+`
+	cfg, err := config.Parse(strings.NewReader(cfgText), "test.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := grants.LoadOrCreateKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlitestore.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trailPath := filepath.Join(dir, "audit.jsonl")
+	trail, err := audit.Open(audit.Options{Path: trailPath, Fsync: audit.FsyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := pgexec.New()
+	t.Cleanup(func() { exec.Close(); trail.Close(); store.Close() })
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	gm := grants.NewManager(keys, store, "spiffe://keyhole.local/keyhole", clock.Now)
+	sid := grants.NewSessionID()
+	sess := &Session{Identity: grants.SessionIdentity{ID: sid, Agent: "analytics-unit",
+		SPIFFE: grants.SPIFFEID("keyhole.local", "analytics-unit", sid)}}
+	return &fixture{svc: New(cfg, gm, exec, trail, nil), clock: clock, trail: trailPath, sess: sess}
+}
+
+func (f *fixture) call() Call { return Call{Session: f.sess} }
+
+func wantCode(t *testing.T, err error, code grants.Code) {
+	t.Helper()
+	d, ok := grants.AsDenial(err)
+	if !ok || d.Code != code {
+		t.Fatalf("want %s, got %v", code, err)
+	}
+}
+
+func (f *fixture) grant(t *testing.T, duration string) string {
+	t.Helper()
+	res, err := f.svc.RequestAccess(context.Background(), f.call(), RequestAccessArgs{
+		Resource: "shop", Privilege: "read", Tables: []string{"public.orders"}, Duration: duration, Justification: "unit test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Structured.(*RequestAccessResult).GrantID
+}
+
+func TestExpiryIsCheckedOnEveryCallAgainstTheClock(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.grant(t, "5m")
+	args := DatabaseQueryArgs{Resource: "shop", SQL: "SELECT count(*) FROM orders", GrantID: id}
+
+	f.clock.Advance(5*time.Minute - time.Second)
+	if _, err := f.svc.DatabaseQuery(ctx, f.call(), args); err != nil {
+		t.Fatalf("one second before exp: %v", err)
+	}
+	f.clock.Advance(time.Second) // exactly exp: no longer valid
+	_, err := f.svc.DatabaseQuery(ctx, f.call(), args)
+	wantCode(t, err, grants.CodeGrantExpired)
+
+	// The expiry sweep records the end once, and the grant stays refused.
+	if err := f.svc.ExpireDue(ctx, func(string) *Session { return f.sess }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ExpireDue(ctx, func(string) *Session { return f.sess }); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.DatabaseQuery(ctx, f.call(), DatabaseQueryArgs{Resource: "shop", SQL: "SELECT 1"})
+	wantCode(t, err, grants.CodeGrantExpired)
+	b, _ := os.ReadFile(f.trail)
+	if n := strings.Count(string(b), `"event":"access.expired"`); n != 1 {
+		t.Errorf("access.expired recorded %d times, want 1", n)
+	}
+}
+
+func TestDurationIsCappedByPolicy(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.svc.RequestAccess(context.Background(), f.call(), RequestAccessArgs{
+		Resource: "shop", Privilege: "read", Tables: []string{"public.orders"}, Duration: "3h", Justification: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := res.Structured.(*RequestAccessResult)
+	want := f.clock.Now().Add(15 * time.Minute).Format(time.RFC3339)
+	if out.ExpiresAt != want || !strings.Contains(out.Reason, "capped") {
+		t.Errorf("expires_at %s (want %s), reason %q", out.ExpiresAt, want, out.Reason)
+	}
+}
+
+func TestNotYetValidGrantIsRefused(t *testing.T) {
+	f := newFixture(t)
+	id := f.grant(t, "5m")
+	f.clock.Advance(-time.Minute) // a clock that went back: the grant is not valid yet
+	_, err := f.svc.DatabaseQuery(context.Background(), f.call(), DatabaseQueryArgs{Resource: "shop", SQL: "SELECT 1", GrantID: id})
+	wantCode(t, err, grants.CodeNoGrant)
+}
+
+func TestAuditFailureRefusesTheCall(t *testing.T) {
+	f := newFixture(t)
+	f.grant(t, "5m")
+	f.svc.audit = failingRecorder{}
+	_, err := f.svc.DatabaseQuery(context.Background(), f.call(), DatabaseQueryArgs{Resource: "shop", SQL: "SELECT count(*) FROM orders"})
+	wantCode(t, err, grants.CodeUnavailable)
+}
+
+type failingRecorder struct{}
+
+func (failingRecorder) Record(context.Context, *audit.Event) error { return audit.ErrUnavailable }
+
+func TestDefinitionsAreValidJSONSchemas(t *testing.T) {
+	for _, d := range Definitions() {
+		for what, raw := range map[string][]byte{"input": d.Input, "output": d.Output} {
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Errorf("%s %s schema: %v", d.Name, what, err)
+				continue
+			}
+			if m["type"] != "object" {
+				t.Errorf("%s %s schema: top-level type must be object", d.Name, what)
+			}
+		}
+	}
+}
