@@ -53,7 +53,9 @@
 // on the trail is the canonical bytes with the hex digits filled into
 // "hash". A reader therefore recovers the canonical bytes from the line
 // itself by emptying the last string: verification never re-encodes a
-// record, so it is independent of the Go version and of fields added later.
+// record, so it is independent of the Go version and of fields added later;
+// it reads seq, event and prev from their fixed places (a checkpoint is
+// decoded in full) and lets the hash vouch for every other byte.
 // TestCanonicalEncoding pins the encoding byte for byte.
 //
 // # Checkpoints

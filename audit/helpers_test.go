@@ -36,9 +36,9 @@ var goldenTime = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 func goldenEvent() *Event {
 	exp := time.Date(2025, 3, 14, 16, 9, 26, 0, time.UTC)
 	return &Event{
-		Seq:   42,
-		Time:  goldenTime,
-		Event: QueryCompleted,
+		Seq:     42,
+		Time:    goldenTime,
+		Event:   QueryCompleted,
 		Session: "spiffe://keyhole.local/agent/reporting/session/7f3a9c2e51d04b7a",
 		Agent:   "reporting",
 		Principal: &Principal{Kind: "os", Subject: "uid:1000", Issuer: "local", UID: 1000,

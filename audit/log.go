@@ -72,6 +72,15 @@ type Options struct {
 	ProbeInterval time.Duration
 }
 
+// String and LogValue keep the signing key out of any printout of Options.
+func (o Options) String() string {
+	return fmt.Sprintf("audit.Options{Path: %q, Fsync: %s, KeyID: %q}", o.Path, o.Fsync, o.KeyID)
+}
+
+func (o Options) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("path", o.Path), slog.String("fsync", string(o.Fsync)), slog.String("kid", o.KeyID))
+}
+
 // Log is the chained, durable audit writer. It is safe for concurrent use,
 // and several Logs (in one or several processes) may append to one trail.
 type Log struct {
@@ -695,9 +704,15 @@ func (l *Log) Close() error {
 		for l.syncing {
 			l.syncDone.Wait()
 		}
-		if serr := l.f.Sync(); serr != nil && err == nil {
-			err = serr
+		target := l.written.Load()
+		if serr := l.f.Sync(); serr != nil {
+			l.failed = append(l.failed, genRange{l.synced, target, serr})
+			if err == nil {
+				err = serr
+			}
 		}
+		// Records still waiting for a sync are covered by this one.
+		l.synced = max(l.synced, target)
 		l.syncMu.Unlock()
 		if cerr := l.f.Close(); cerr != nil && err == nil {
 			err = cerr

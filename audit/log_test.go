@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -317,5 +318,34 @@ func TestInterruptedRotation(t *testing.T) {
 	rep, err := Verify(context.Background(), []string{path}, keysFor(goldenKey()))
 	if err != nil || rep.ExitCode() != ExitIntact || !rep.Partial {
 		t.Fatalf("new file alone: %v\n%s", err, rep)
+	}
+}
+
+func TestOptionsHideSigner(t *testing.T) {
+	o := Options{Path: "a", Signer: goldenKey(), KeyID: "k"}
+	for _, s := range []string{fmt.Sprint(o), fmt.Sprintf("%+v", o), fmt.Sprintf("%v", &o)} {
+		if strings.Contains(s, fmt.Sprint(goldenKey())) || strings.Contains(s, fmt.Sprint([]byte(goldenKey()))) || strings.Contains(s, "Signer") {
+			t.Errorf("Options print the key: %s", s)
+		}
+	}
+}
+
+// A Record waiting for its group sync while the log closes is acknowledged
+// by Close's sync, not failed.
+func TestCloseCoversWaiters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(Options{Path: path, Signer: goldenKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := l.append(testEvent(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.waitSynced(gen); err != nil {
+		t.Fatalf("waiter after Close: %v", err)
 	}
 }

@@ -293,3 +293,34 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// quickParse reads what a full decode reads, on every kind of line.
+func TestQuickParse(t *testing.T) {
+	path := writeTrail(t, t.TempDir(), 12, nil)
+	lines := readLines(t, path)
+	lines = append(lines, []byte(goldenLine))
+	for i, line := range lines {
+		line = bytes.TrimSuffix(line, []byte("\n"))
+		var quick, full vrec
+		if !quickParse(line, &quick) {
+			t.Fatalf("line %d: quickParse refused %s", i+1, line)
+		}
+		if err := json.Unmarshal(line, &full); err != nil {
+			t.Fatal(err)
+		}
+		if quick.Seq != full.Seq || quick.Event != full.Event || quick.Prev != full.Prev || quick.Hash != full.Hash {
+			t.Errorf("line %d: quick %+v, full %+v", i+1, quick, full)
+		}
+	}
+	for _, odd := range []string{
+		``, `{}`, `{"seq":1}`, `{"seq":,"time":"x","event":"e","prev":"","hash":""}`,
+		`{"seq":1,"time":"x","event":"a\"b","prev":"","hash":"` + strings.Repeat("0", 64) + `"}`,
+		`{"seq":1,"time":"x","event":"e","prev":"abc","hash":"` + strings.Repeat("0", 64) + `"}`,
+		`{"time":"x","seq":1,"event":"e","prev":"","hash":"` + strings.Repeat("0", 64) + `"}`,
+	} {
+		var r vrec
+		if quickParse([]byte(odd), &r) {
+			t.Errorf("quickParse accepted %s as %+v", odd, r)
+		}
+	}
+}

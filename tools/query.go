@@ -99,7 +99,8 @@ func (s *Service) DatabaseQuery(ctx context.Context, call Call, args DatabaseQue
 	out, runErr := s.exec.Run(ctx, res, pgexec.Query{
 		SQL: args.SQL, Params: args.Params, Privilege: grant.Scope().Privilege, MaxRows: maxRows,
 		ApplicationName: applicationName(call.Session, grant.ID()),
-		Deadline:        grant.Expiry(),
+		// The grant's remaining life, measured on the grant clock, ends the query.
+		Deadline: time.Now().Add(grant.Expiry().Sub(s.grants.Now())),
 	})
 	if runErr != nil {
 		return s.failed(ctx, call, res, grant, args, q, runErr)

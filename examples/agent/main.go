@@ -28,17 +28,18 @@ import (
 
 func main() {
 	keyhole := flag.String("keyhole", "bin/keyhole", "path to the keyhole binary")
-	examples := flag.String("examples", "examples", "path to the examples directory")
+	examples := flag.String("examples", "examples", "path to the examples directory (demo dataset)")
+	config := flag.String("config", "examples/keyhole.yaml", "keyhole config; its data_dir holds the audit trail")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := run(ctx, os.Stdout, *keyhole, *examples); err != nil {
+	if err := run(ctx, os.Stdout, *keyhole, *examples, *config); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, w io.Writer, keyhole, examples string) error {
+func run(ctx context.Context, w io.Writer, keyhole, examples, config string) error {
 	db, err := testdb.Create(ctx)
 	if err != nil {
 		return err
@@ -53,7 +54,6 @@ func run(ctx context.Context, w io.Writer, keyhole, examples string) error {
 			return fmt.Errorf("load %s: %w", f, err)
 		}
 	}
-	config := filepath.Join(examples, "keyhole.yaml")
 	cmd := exec.Command(keyhole, "serve", "--stdio", "--config", config, "--agent", "analytics-demo")
 	cmd.Env = append(os.Environ(), "KEYHOLE_DEMO_DSN="+db.DSN)
 	cmd.Stderr = io.Discard // keyhole's own JSON log
@@ -77,20 +77,25 @@ func run(ctx context.Context, w io.Writer, keyhole, examples string) error {
 	})
 	d.step("4. A query inside the grant (note the untrusted-data fence around the rows)", "database_query", map[string]any{
 		"resource": "shop",
-		"sql": `SELECT c.region, count(*) AS orders, sum(o.total) AS revenue
-		        FROM orders o JOIN customers c ON c.id = o.customer_id
-		        WHERE o.created_at >= $1 GROUP BY c.region ORDER BY revenue DESC`,
+		"sql": "SELECT c.region, count(*) AS orders, sum(o.total) AS revenue FROM orders o JOIN customers c ON c.id = o.customer_id " +
+			"WHERE o.created_at >= $1 GROUP BY c.region ORDER BY revenue DESC",
 		"params":  []any{"2024-03-01"},
 		"purpose": "revenue by region since March",
 	})
-	d.step("5. A prompt-injected row asks for payment_secrets: out of scope", "database_query", map[string]any{
+	d.step("5. A row carries a prompt injection: it arrives fenced, as data", "database_query", map[string]any{
+		"resource": "shop", "sql": "SELECT id, status, note FROM orders WHERE note IS NOT NULL",
+	})
+	d.step("6. Doing what the injected row says: payment_secrets is out of scope", "database_query", map[string]any{
 		"resource": "shop", "sql": "SELECT * FROM payment_secrets",
 	})
-	d.step("6. A write under a read grant", "database_query", map[string]any{
+	d.step("7. A column that may never be granted: customers.ssn", "database_query", map[string]any{
+		"resource": "shop", "sql": "SELECT name, ssn FROM customers",
+	})
+	d.step("8. A write under a read grant", "database_query", map[string]any{
 		"resource": "shop", "sql": "DELETE FROM orders WHERE id = 108",
 	})
-	d.step("7. Done: release every grant", "release_access", map[string]any{"all": true})
-	d.step("8. The same query again: the grant is gone", "database_query", map[string]any{
+	d.step("9. Done: release every grant", "release_access", map[string]any{"all": true})
+	d.step("10. The same query again: the grant is gone", "database_query", map[string]any{
 		"resource": "shop", "sql": "SELECT count(*) FROM orders",
 	})
 	if err := session.Close(); err != nil {
@@ -100,7 +105,7 @@ func run(ctx context.Context, w io.Writer, keyhole, examples string) error {
 		return d.err
 	}
 	grantID, _ := grant["grant_id"].(string)
-	return printTrail(w, filepath.Join(examples, "keyhole-data", "audit.jsonl"), grantID)
+	return printTrail(w, filepath.Join(filepath.Dir(config), "keyhole-data", "audit.jsonl"), grantID)
 }
 
 type demo struct {
@@ -182,7 +187,7 @@ func printTrail(w io.Writer, path, grantID string) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n== 9. The audit trail of this session (%s), from %s\n", session, path)
+	fmt.Fprintf(w, "\n== 11. The audit trail of this session (%s), from %s\n", session, path)
 	for _, r := range all {
 		if r.Session != session || session == "" {
 			continue

@@ -13,7 +13,7 @@ import (
 // Defaults for Options.
 const (
 	DefaultMaxSQLBytes = 64 << 10
-	DefaultMaxDepth    = 100
+	DefaultMaxDepth    = 64
 	// cacheEntries bounds the analysis cache: an agent sending endless unique
 	// statements evicts old entries instead of growing memory.
 	cacheEntries = 4096
@@ -22,22 +22,49 @@ const (
 // Analyzer analyzes statements for one resource and caches results by exact
 // text and scope. It is safe for concurrent use.
 type Analyzer struct {
-	opts  Options
-	cache *lru
+	opts         Options
+	extraBuiltin map[string]bool // ExtraFunctions without a schema, or in pg_catalog
+	extra        map[string]bool // ExtraFunctions as "schema.name"
+	cache        *lru
 }
 
 // NewAnalyzer returns an analyzer for one resource.
 func NewAnalyzer(opts Options) *Analyzer {
-	if len(opts.SearchPath) == 0 {
-		opts.SearchPath = []string{"public"}
+	var sp []string
+	for _, s := range opts.SearchPath {
+		if s != "pg_catalog" && s != "" {
+			sp = append(sp, s)
+		}
 	}
+	if len(sp) == 0 {
+		sp = []string{"public"}
+	}
+	opts.SearchPath = sp
 	if opts.MaxSQLBytes <= 0 {
 		opts.MaxSQLBytes = DefaultMaxSQLBytes
 	}
 	if opts.MaxDepth <= 0 {
 		opts.MaxDepth = DefaultMaxDepth
 	}
-	return &Analyzer{opts: opts, cache: newLRU(cacheEntries)}
+	a := &Analyzer{opts: opts, extraBuiltin: map[string]bool{}, extra: map[string]bool{}, cache: newLRU(cacheEntries)}
+	for _, f := range opts.ExtraFunctions {
+		f = strings.ToLower(strings.TrimSpace(f))
+		schema, name, qualified := strings.Cut(f, ".")
+		switch {
+		case !qualified:
+			a.extraBuiltin[f] = true
+		case schema == "pg_catalog":
+			a.extraBuiltin[name] = true
+		default:
+			a.extra[f] = true
+		}
+	}
+	return a
+}
+
+// builtin reports whether name is an allowed pg_catalog function.
+func (a *Analyzer) builtin(name string) bool {
+	return builtinFunctions[name] || a.extraBuiltin[name]
 }
 
 // Check returns the analysis if the statement is allowed under scope, or a
@@ -67,7 +94,7 @@ func (a *Analyzer) analyze(sql string, scope grants.Scope) (*Analysis, *grants.D
 	if len(tree.Stmts) > 1 {
 		return nil, grants.Deny(grants.CodeMultipleStatements, "%d statements given; send exactly one statement per query", len(tree.Stmts))
 	}
-	an, d := walkStatement(tree.Stmts[0].Stmt, scope, &a.opts)
+	an, d := newWalker(a, scope).statement(tree.Stmts[0].Stmt)
 	if d != nil {
 		return nil, d
 	}

@@ -372,8 +372,8 @@ func (w *walker) groupItem(n *pg_query.Node, lv *level, outputs map[string]bool)
 		return nil
 	}
 	if name, ok := bareName(n); ok && outputs[name] {
-		found, d := w.resolveInLevel(name, lv)
-		if d != nil || found {
+		if _, d := w.resolveInLevel(name, lv); d != nil {
+			d.Message = "GROUP BY " + name + ": PostgreSQL groups by a FROM column of that name before the select-list alias, and " + d.Message + "; group by position (GROUP BY 1) or repeat the expression"
 			return d
 		}
 		return nil
@@ -731,7 +731,6 @@ func (w *walker) joinExpr(j *pg_query.JoinExpr, lv, vis *level) ([]*item, *grant
 	}
 	// The right side may refer LATERALly to what stands to its left.
 	rvis := vis.with(append(slices.Clip(vis.items), left...))
-	rvis.parent = vis.parent
 	right, d := w.fromItem(j.Rarg, lv, rvis)
 	if d != nil {
 		return nil, d
@@ -769,7 +768,7 @@ func (w *walker) joinExpr(j *pg_query.JoinExpr, lv, vis *level) ([]*item, *grant
 			}
 			using.cols[col] = true
 		}
-		if d := w.operator(nil); d != nil {
+		if d := w.implicitOperator("=", "JOIN ... USING"); d != nil {
 			return nil, d
 		}
 	}
