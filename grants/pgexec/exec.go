@@ -266,7 +266,8 @@ func encodeParams(params []any) ([][]byte, error) {
 
 func collect(rows pgx.Rows, tm *pgtype.Map, maxRows int, maxBytes int64) (*Result, error) {
 	r := &Result{Rows: [][]any{}}
-	for _, fd := range rows.FieldDescriptions() {
+	fields := rows.FieldDescriptions()
+	for _, fd := range fields {
 		r.Columns = append(r.Columns, Column{Name: fd.Name, Type: typeName(tm, fd.DataTypeOID)})
 	}
 	if maxBytes <= 0 {
@@ -285,7 +286,7 @@ func collect(rows pgx.Rows, tm *pgtype.Map, maxRows int, maxBytes int64) (*Resul
 		}
 		row := make([]any, len(vals))
 		for i, v := range vals {
-			row[i] = jsonValue(v)
+			row[i] = jsonValue(v, fields[i].DataTypeOID)
 		}
 		size, err := json.Marshal(row)
 		if err != nil {
@@ -310,8 +311,17 @@ func typeName(tm *pgtype.Map, oid uint32) string {
 }
 
 // jsonValue maps a decoded PostgreSQL value to a JSON-typed value: numbers as
-// numbers, timestamps as RFC 3339, bytea as base64, json as JSON.
-func jsonValue(v any) any {
+// numbers, timestamptz as RFC 3339 in UTC, timestamp (no zone) as the same
+// form without an offset, date as YYYY-MM-DD, bytea as base64, json as JSON.
+func jsonValue(v any, oid uint32) any {
+	if t, ok := v.(time.Time); ok {
+		switch oid {
+		case pgtype.DateOID:
+			return t.Format(time.DateOnly)
+		case pgtype.TimestampOID:
+			return t.Format("2006-01-02T15:04:05.999999999")
+		}
+	}
 	switch v := v.(type) {
 	case nil, bool, string, int8, int16, int32, int64, int, uint32, uint64:
 		return v
@@ -332,8 +342,14 @@ func jsonValue(v any) any {
 	case pgtype.Interval:
 		iv, _ := v.Value()
 		return iv
-	case map[string]any, []any:
+	case map[string]any:
 		return v
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = jsonValue(e, 0)
+		}
+		return out
 	case pgtype.Time:
 		tv, _ := v.Value()
 		return tv
