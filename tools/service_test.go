@@ -62,7 +62,7 @@ type fixture struct {
 	sess  *Session
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	cfgText := `data_dir: ` + dir + `
@@ -116,7 +116,7 @@ func wantCode(t *testing.T, err error, code grants.Code) {
 	}
 }
 
-func (f *fixture) grant(t *testing.T, duration string) string {
+func (f *fixture) grant(t testing.TB, duration string) string {
 	t.Helper()
 	res, err := f.svc.RequestAccess(context.Background(), f.call(), RequestAccessArgs{
 		Resource: "shop", Privilege: "read", Tables: []string{"public.orders"}, Duration: duration, Justification: "unit test"})
