@@ -69,7 +69,7 @@ nth_value
 
 num_nulls num_nonnulls pg_typeof gen_random_uuid
 pg_column_size pg_size_pretty pg_size_bytes current_database current_schema
-collation_for
+pg_collation_for
 
 to_tsvector to_tsquery plainto_tsquery phraseto_tsquery websearch_to_tsquery ts_rank
 ts_rank_cd ts_headline setweight strip numnode querytree tsvector_to_array
@@ -79,7 +79,7 @@ lower_inc upper_inc lower_inf upper_inf isempty range_merge multirange
 int4range int8range numrange tsrange tstzrange daterange
 
 int2 int4 int8 float4 float8 numeric text varchar bpchar bool date time timetz timestamp
-timestamptz interval uuid bytea inet cidr host hostmask masklen netmask network broadcast
+timestamptz interval cidr host hostmask masklen netmask network broadcast
 family abbrev set_masklen inet_same_family inet_merge macaddr macaddr8 trunc
 `)
 

@@ -2,10 +2,14 @@ package sqlscope
 
 import (
 	"container/list"
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
+	"github.com/pganalyze/pg_query_go/v5/parser"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/keyholehq/keyhole/grants"
 )
@@ -14,9 +18,10 @@ import (
 const (
 	DefaultMaxSQLBytes = 64 << 10
 	DefaultMaxDepth    = 64
-	// cacheEntries bounds the analysis cache: an agent sending endless unique
-	// statements evicts old entries instead of growing memory.
+	// cacheEntries and cacheBytes bound the analysis cache: an agent sending
+	// endless unique statements evicts old entries instead of growing memory.
 	cacheEntries = 4096
+	cacheBytes   = 16 << 20
 )
 
 // Analyzer analyzes statements for one resource and caches results by exact
@@ -25,6 +30,7 @@ type Analyzer struct {
 	opts         Options
 	extraBuiltin map[string]bool // ExtraFunctions without a schema, or in pg_catalog
 	extra        map[string]bool // ExtraFunctions as "schema.name"
+	columns      map[grants.Table]map[string]bool
 	cache        *lru
 }
 
@@ -32,7 +38,7 @@ type Analyzer struct {
 func NewAnalyzer(opts Options) *Analyzer {
 	var sp []string
 	for _, s := range opts.SearchPath {
-		if s != "pg_catalog" && s != "" {
+		if s != "pg_catalog" && s != "$user" && s != "pg_temp" && s != "" && !slices.Contains(sp, s) {
 			sp = append(sp, s)
 		}
 	}
@@ -46,7 +52,17 @@ func NewAnalyzer(opts Options) *Analyzer {
 	if opts.MaxDepth <= 0 {
 		opts.MaxDepth = DefaultMaxDepth
 	}
-	a := &Analyzer{opts: opts, extraBuiltin: map[string]bool{}, extra: map[string]bool{}, cache: newLRU(cacheEntries)}
+	a := &Analyzer{opts: opts, extraBuiltin: map[string]bool{}, extra: map[string]bool{}, cache: newLRU(cacheEntries, cacheBytes)}
+	if len(opts.TableColumns) > 0 {
+		a.columns = make(map[grants.Table]map[string]bool, len(opts.TableColumns))
+		for t, cols := range opts.TableColumns {
+			m := make(map[string]bool, len(cols)+len(systemColumns))
+			for _, c := range cols {
+				m[c] = true
+			}
+			a.columns[t] = m
+		}
+	}
 	for _, f := range opts.ExtraFunctions {
 		f = strings.ToLower(strings.TrimSpace(f))
 		schema, name, qualified := strings.Cut(f, ".")
@@ -62,6 +78,18 @@ func NewAnalyzer(opts Options) *Analyzer {
 	return a
 }
 
+// systemColumns exist in every table whether the catalog lists them or not.
+var systemColumns = []string{"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"}
+
+// SearchPath is the search_path the executor must SET LOCAL for every query
+// of this resource: Options.SearchPath without pg_catalog (which PostgreSQL
+// then searches first), $user and pg_temp (keyhole's roles own no schema and
+// create no temporary objects), defaulting to public. Names resolve in the
+// analysis exactly as they do under this path and no other.
+func (a *Analyzer) SearchPath() []string {
+	return slices.Clone(a.opts.SearchPath)
+}
+
 // builtin reports whether name is an allowed pg_catalog function.
 func (a *Analyzer) builtin(name string) bool {
 	return builtinFunctions[name] || a.extraBuiltin[name]
@@ -74,19 +102,42 @@ func (a *Analyzer) Check(sql string, scope grants.Scope) (*Analysis, error) {
 	if r, ok := a.cache.get(key); ok {
 		return r.result()
 	}
-	an, d := a.analyze(sql, scope)
+	an, d := a.analyzeSafely(sql, scope)
 	r := cached{an: an, d: d}
 	a.cache.put(key, r)
 	return r.result()
+}
+
+// analyzeSafely fails closed if the analysis itself fails: a bug in the
+// walker must refuse the statement, not take the server down.
+func (a *Analyzer) analyzeSafely(sql string, scope grants.Scope) (an *Analysis, d *grants.Denial) {
+	defer func() {
+		if p := recover(); p != nil {
+			an, d = nil, grants.Deny(grants.CodeForbiddenStatement, "keyhole could not analyse this statement (internal error); rewrite it with plainer SQL")
+		}
+	}()
+	return a.analyze(sql, scope)
 }
 
 func (a *Analyzer) analyze(sql string, scope grants.Scope) (*Analysis, *grants.Denial) {
 	if d := checkText(sql, a.opts.MaxSQLBytes, a.opts.MaxDepth); d != nil {
 		return nil, d
 	}
-	tree, err := pg_query.Parse(sql)
+	buf, err := parser.ParseToProtobuf(sql)
 	if err != nil {
-		return nil, grants.Deny(grants.CodeParseError, "%v", err)
+		return nil, parseDenial(err)
+	}
+	// The fingerprint is a second, independent parse in C. It runs while Go
+	// decodes and walks the tree, and is waited for only if the statement is
+	// allowed.
+	fpc := make(chan fingerprint, 1)
+	go func() {
+		fp, err := pg_query.Fingerprint(sql)
+		fpc <- fingerprint{fp, err}
+	}()
+	tree := &pg_query.ParseResult{}
+	if err := proto.Unmarshal(buf, tree); err != nil {
+		return nil, grants.Deny(grants.CodeParseError, "the statement is too deeply nested to analyse; simplify it")
 	}
 	if len(tree.Stmts) == 0 {
 		return nil, grants.Deny(grants.CodeInvalidArgument, "no SQL statement given")
@@ -98,12 +149,27 @@ func (a *Analyzer) analyze(sql string, scope grants.Scope) (*Analysis, *grants.D
 	if d != nil {
 		return nil, d
 	}
-	fp, err := pg_query.Fingerprint(sql)
-	if err != nil {
-		return nil, grants.Deny(grants.CodeParseError, "%v", err)
+	fp := <-fpc
+	if fp.err != nil {
+		return nil, parseDenial(fp.err)
 	}
-	an.Fingerprint = fp
+	an.Fingerprint = fp.hex
 	return an, nil
+}
+
+type fingerprint struct {
+	hex string
+	err error
+}
+
+// parseDenial reports a parser error with its position, which pg_query
+// gives as a 1-based character offset.
+func parseDenial(err error) *grants.Denial {
+	var pe *parser.Error
+	if errors.As(err, &pe) && pe.Cursorpos > 0 {
+		return grants.Deny(grants.CodeParseError, "%s (at character %d); fix the SQL syntax", pe.Message, pe.Cursorpos)
+	}
+	return grants.Deny(grants.CodeParseError, "%v; fix the SQL syntax", err)
 }
 
 // cached is one remembered outcome: exactly one of an and d is set.
@@ -167,12 +233,15 @@ func writeLen(b *strings.Builder, s string) {
 	b.WriteString(s)
 }
 
-// lru is a capped least-recently-used map guarded by one mutex.
+// lru is a least-recently-used map capped in entries and in bytes, guarded
+// by one mutex.
 type lru struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List // front is most recent; values are *lruEntry
-	items map[string]*list.Element
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	size     int
+	order    *list.List // front is most recent; values are *lruEntry
+	items    map[string]*list.Element
 }
 
 type lruEntry struct {
@@ -180,8 +249,31 @@ type lruEntry struct {
 	val cached
 }
 
-func newLRU(max int) *lru {
-	return &lru{max: max, order: list.New(), items: make(map[string]*list.Element, max)}
+func newLRU(max, maxBytes int) *lru {
+	return &lru{max: max, maxBytes: maxBytes, order: list.New(), items: map[string]*list.Element{}}
+}
+
+// cost approximates an entry's memory: its key and what the analysis holds.
+func (e *lruEntry) cost() int {
+	n := len(e.key) + 256
+	if an := e.val.an; an != nil {
+		n += len(an.Fingerprint)
+		for _, t := range an.Reads {
+			n += len(t.Schema) + len(t.Name) + 32
+		}
+		for _, t := range an.Writes {
+			n += len(t.Schema) + len(t.Name) + 32
+		}
+		for _, c := range an.Columns {
+			n += len(c) + 16
+		}
+		for _, f := range an.Functions {
+			n += len(f) + 16
+		}
+	} else if e.val.d != nil {
+		n += len(e.val.d.Message)
+	}
+	return n
 }
 
 func (c *lru) get(key string) (cached, bool) {
@@ -199,14 +291,21 @@ func (c *lru) put(key string, v cached) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[key]; ok {
-		e.Value.(*lruEntry).val = v
+		ent := e.Value.(*lruEntry)
+		c.size -= ent.cost()
+		ent.val = v
+		c.size += ent.cost()
 		c.order.MoveToFront(e)
-		return
+	} else {
+		ent := &lruEntry{key: key, val: v}
+		c.items[key] = c.order.PushFront(ent)
+		c.size += ent.cost()
 	}
-	c.items[key] = c.order.PushFront(&lruEntry{key: key, val: v})
-	for c.order.Len() > c.max {
+	for c.order.Len() > c.max || (c.size > c.maxBytes && c.order.Len() > 1) {
 		old := c.order.Back()
+		ent := old.Value.(*lruEntry)
 		c.order.Remove(old)
-		delete(c.items, old.Value.(*lruEntry).key)
+		delete(c.items, ent.key)
+		c.size -= ent.cost()
 	}
 }

@@ -34,14 +34,19 @@
 //     PostgreSQL resolves them under the search_path keyhole sets:
 //     unqualified names that match a visible CTE are the CTE; otherwise
 //     pg_catalog comes first (its relations are all named pg_*), then the
-//     first SearchPath schema. Identifiers are compared byte for byte after
+//     first schema of SearchPath(); a name that might fall through to a later
+//     schema must be written qualified. Identifiers are compared byte for byte after
 //     PostgreSQL's own folding. System catalogs, views, sequences and foreign
 //     tables are relations like any other.
 //   - For column-scoped tables every column reference resolves to a granted
-//     column, in every clause including JOIN ... USING and RETURNING. *,
-//     t.*, whole-row references and NATURAL JOIN are refused on them. keyhole
-//     does not see the catalog, so an unqualified name that a column-scoped
-//     table might hold ungranted is refused with a request to qualify it.
+//     column, in every clause including JOIN ... USING and RETURNING; *, t.*,
+//     whole-row references and NATURAL JOIN are refused on them unless the
+//     grant covers every column. Unqualified names resolve as in PostgreSQL:
+//     innermost query level first, stopping at the first level where a FROM
+//     item has the column. Where Options.TableColumns does not say which
+//     columns a table has, a name that a column-scoped table might hold
+//     ungranted is refused and the agent asked to qualify it. GROUP BY name
+//     prefers a FROM column over a select-list alias, as PostgreSQL does.
 //   - Every function is on an allow-list of side-effect-free pg_catalog
 //     built-ins (or the resource's ExtraFunctions); every operator is a
 //     pg_catalog operator; every cast names a built-in type. Names that a
@@ -57,6 +62,7 @@
 // # Example
 //
 //	a := sqlscope.NewAnalyzer(sqlscope.Options{SearchPath: []string{"public"}})
+//	// the executor runs every query after SET LOCAL search_path = a.SearchPath()
 //	an, err := a.Check("SELECT region, count(*) FROM public.customers GROUP BY 1", scope)
 //	if d, ok := grants.AsDenial(err); ok {
 //		// refuse with d.Code and d.Message

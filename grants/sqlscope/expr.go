@@ -310,7 +310,7 @@ func (w *walker) star(lv *level) *grants.Denial {
 
 func (w *walker) itemStar(it *item) *grants.Denial {
 	for _, s := range it.srcs {
-		if s.restricted() {
+		if s.restricted() && !s.allGranted() {
 			return grants.Deny(grants.CodeOutOfScope, "* would read every column of %s, but only %s are granted; list the columns you need", s.table, columnList(s.ts))
 		}
 		if s.base() {
@@ -390,16 +390,24 @@ func (w *walker) scanLevel(name string, l *level) (bool, *grants.Denial) {
 			continue
 		}
 		for _, s := range it.srcs {
+			has, known := s.has(name)
 			switch {
 			case s.restricted():
-				if s.ts.AllowsColumn(name) {
+				switch {
+				case s.ts.AllowsColumn(name):
 					definite = true
 					w.columns[columnKey(s.table, name)] = true
-				} else if risky == nil {
+				case known && !has:
+				case risky == nil:
 					risky, riskyRef = s, it.refname
 				}
 			case s.base():
-				bases = append(bases, s)
+				if known && has {
+					definite = true
+					w.columns[columnKey(s.table, name)] = true
+				} else if !known {
+					bases = append(bases, s)
+				}
 			default:
 				if s.cols[name] {
 					definite = true

@@ -67,7 +67,20 @@ var (
 	salesScope    = grants.Scope{Privilege: grants.Read, Tables: []grants.TableScope{tbl("orders"), tbl("sales.orders")}}
 )
 
+// testColumns is the catalog of the test schema, as an executor would load it.
+var testColumns = map[grants.Table][]string{
+	{Schema: "public", Name: "customers"}:   {"id", "name", "region", "created_at", "email", "ssn"},
+	{Schema: "public", Name: "orders"}:      {"id", "customer_id", "status", "total", "created_at", "meta"},
+	{Schema: "public", Name: "order_items"}: {"order_id", "product_id", "qty", "price"},
+	{Schema: "public", Name: "products"}:    {"id", "name", "category", "price"},
+}
+
+var allColsScope = grants.Scope{Privilege: grants.Read, Tables: []grants.TableScope{
+	tbl("orders"), tbl("customers", "id", "name", "region", "created_at", "email", "ssn"),
+}}
+
 var scopes = map[string]grants.Scope{
+	"allcols":  allColsScope,
 	"read":     readScope,
 	"write":    writeScope,
 	"pgorders": pgOrdersScope,
@@ -82,8 +95,9 @@ func analyzers() map[string]*Analyzer {
 			Functions: map[string]bool{"lower": true, "sum": true, "evil": true, "total_due": true},
 			Operators: map[string]bool{"=": true, "||": true, ">=": true},
 		}}),
-		"path":  NewAnalyzer(Options{SearchPath: []string{"sales", "public"}}),
-		"extra": NewAnalyzer(Options{ExtraFunctions: []string{"current_setting", "public.total_due", "pg_catalog.version"}}),
-		"small": NewAnalyzer(Options{MaxSQLBytes: 100, MaxDepth: 4}),
+		"path":    NewAnalyzer(Options{SearchPath: []string{"sales", "public"}}),
+		"extra":   NewAnalyzer(Options{ExtraFunctions: []string{"current_setting", "public.total_due", "pg_catalog.version"}}),
+		"small":   NewAnalyzer(Options{MaxSQLBytes: 100, MaxDepth: 4}),
+		"catalog": NewAnalyzer(Options{TableColumns: testColumns}),
 	}
 }

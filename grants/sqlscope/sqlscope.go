@@ -7,7 +7,8 @@ import (
 // Options configure one resource's analysis.
 type Options struct {
 	// SearchPath is the search_path keyhole fixes with SET LOCAL for every query
-	// (without pg_catalog, which PostgreSQL searches first implicitly). Default ["public"].
+	// (without pg_catalog, which PostgreSQL searches first implicitly). Default
+	// ["public"]. Set exactly Analyzer.SearchPath() on the connection.
 	SearchPath []string
 	// ExtraFunctions are admin-allowed functions for this resource, as written in config:
 	// "name" (built-in, pg_catalog) or "schema.name".
@@ -17,9 +18,17 @@ type Options struct {
 	// whose name appears here must be refused even if the name is on the built-in allow-list,
 	// because PostgreSQL might resolve it to the user-defined overload.
 	Shadowing *Shadowing
+	// TableColumns lists every column of relations of this resource as the
+	// database's catalog has them (loaded by the executor like Shadowing; may
+	// be nil or partial). Where a relation's columns are known, unqualified
+	// column names resolve exactly as PostgreSQL resolves them; where they are
+	// not, a name that a column-scoped table might hold ungranted is refused
+	// and the agent asked to qualify it. System columns need not be listed.
+	TableColumns map[grants.Table][]string
 	// MaxSQLBytes bounds the text handed to the parser; default 64 KiB.
 	MaxSQLBytes int
-	// MaxDepth bounds the nesting of the statement; default DefaultMaxDepth.
+	// MaxDepth bounds how deeply brackets nest in the text; default
+	// DefaultMaxDepth. Parse-tree depth is bounded separately by MaxTokens.
 	MaxDepth int
 }
 
@@ -32,10 +41,14 @@ type Shadowing struct {
 
 // Analysis is what an allowed statement reads and writes.
 type Analysis struct {
-	Kind        string         // "select", "insert", "update", "delete"
-	Reads       []grants.Table // sorted, deduplicated
-	Writes      []grants.Table // sorted, deduplicated
-	Columns     []string       // "schema.table.column", sorted
-	Functions   []string       // "schema.name", sorted
-	Fingerprint string         // pg_query fingerprint (hex)
+	Kind   string         // "select", "insert", "update", "delete", "merge"
+	Reads  []grants.Table // sorted, deduplicated
+	Writes []grants.Table // sorted, deduplicated
+	// Columns are the base-table columns the statement names, where keyhole
+	// can attribute them ("schema.table.*" for a star): always for
+	// column-scoped tables; an unqualified name over several fully granted
+	// tables of unknown columns is not listed.
+	Columns     []string // "schema.table.column", sorted
+	Functions   []string // "schema.name", sorted
+	Fingerprint string   // pg_query fingerprint (hex)
 }

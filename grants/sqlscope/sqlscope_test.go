@@ -183,6 +183,15 @@ func TestCacheBounded(t *testing.T) {
 	if n := len(a.cache.items); n != cacheEntries {
 		t.Fatalf("cache holds %d entries, want %d", n, cacheEntries)
 	}
+	// Large statements are bounded by bytes, not only by count.
+	b := NewAnalyzer(Options{})
+	filler := strings.Repeat("x", 60<<10)
+	for i := 0; i < 600; i++ {
+		b.Check(fmt.Sprintf("SELECT '%s' AS c%d", filler, i), readScope)
+	}
+	if b.cache.size > cacheBytes || len(b.cache.items) > cacheBytes/(60<<10) {
+		t.Fatalf("cache holds %d bytes in %d entries; cap is %d bytes", b.cache.size, len(b.cache.items), cacheBytes)
+	}
 }
 
 // TestResultsAreCopies: a caller changing a result cannot change the cache.
@@ -239,6 +248,19 @@ func TestExplain(t *testing.T) {
 	for _, want := range []string{"statement: select", "reads: public.customers", "writes: (none)", "columns: public.customers.name", "functions: pg_catalog.lower", "fingerprint: "} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Explain lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestSearchPath(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{nil, []string{"public"}},
+		{[]string{"pg_catalog", "public"}, []string{"public"}},
+		{[]string{"$user", "app", "public", "pg_temp", "app"}, []string{"app", "public"}},
+	} {
+		got := NewAnalyzer(Options{SearchPath: c.in}).SearchPath()
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("SearchPath(%v) = %v, want %v", c.in, got, c.want)
 		}
 	}
 }

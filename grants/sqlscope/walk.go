@@ -34,6 +34,9 @@ type walker struct {
 type source struct {
 	table grants.Table
 	ts    *grants.TableScope // base relations only
+	// known holds a base relation's user columns when the catalog is known;
+	// nil when it is not.
+	known map[string]bool
 	// Derived tables: cols are output names known for certain; open means
 	// there may be others.
 	cols map[string]bool
@@ -42,6 +45,28 @@ type source struct {
 
 func (s *source) base() bool       { return s.ts != nil }
 func (s *source) restricted() bool { return s.ts != nil && s.ts.Columns != nil }
+
+// has reports whether a base relation has column c: yes, no, or unknown.
+func (s *source) has(c string) (has, known bool) {
+	if s.known == nil {
+		return false, false
+	}
+	return s.known[c] || slices.Contains(systemColumns, c), true
+}
+
+// allGranted reports whether a column-scoped relation's grant covers every
+// column the catalog lists, so that * is safe.
+func (s *source) allGranted() bool {
+	if s.known == nil {
+		return false
+	}
+	for c := range s.known {
+		if !s.ts.AllowsColumn(c) {
+			return false
+		}
+	}
+	return true
+}
 
 // item is one entry of a query level's namespace, as PostgreSQL keeps it:
 // what a qualified reference may name (refname) and whose columns an
@@ -373,7 +398,9 @@ func (w *walker) groupItem(n *pg_query.Node, lv *level, outputs map[string]bool)
 	}
 	if name, ok := bareName(n); ok && outputs[name] {
 		if _, d := w.resolveInLevel(name, lv); d != nil {
-			d.Message = "GROUP BY " + name + ": PostgreSQL groups by a FROM column of that name before the select-list alias, and " + d.Message + "; group by position (GROUP BY 1) or repeat the expression"
+			if d.Code == grants.CodeOutOfScope {
+				d.Message = fmt.Sprintf("GROUP BY %s: PostgreSQL groups by a FROM column named %s before the select-list alias, and a column-scoped table of this query might have one that is not granted; write GROUP BY with the column's position (GROUP BY 1) or repeat the expression", name, name)
+			}
 			return d
 		}
 		return nil
@@ -579,7 +606,7 @@ func (w *walker) rangeVar(rv *pg_query.RangeVar, lv *level) (*item, *grants.Deni
 		return nil, grants.Deny(grants.CodeOutOfScope, "a column alias list on %s renames columns keyhole cannot see; grant covers only %s; drop the alias list and alias columns in the select list instead", t, columnList(ts))
 	}
 	w.reads[t] = true
-	it := &item{refname: refname, relname: t.Name, relVisible: true, colsVisible: true, srcs: []*source{{table: t, ts: ts}}}
+	it := &item{refname: refname, relname: t.Name, relVisible: true, colsVisible: true, srcs: []*source{{table: t, ts: ts, known: w.a.columns[t]}}}
 	if rv.Alias == nil {
 		it.schema = t.Schema
 	}
@@ -759,7 +786,7 @@ func (w *walker) joinExpr(j *pg_query.JoinExpr, lv, vis *level) ([]*item, *grant
 			}
 			col := s.String_.Sval
 			for _, src := range srcs {
-				if src.restricted() && !src.ts.AllowsColumn(col) {
+				if has, known := src.has(col); src.restricted() && !src.ts.AllowsColumn(col) && (has || !known) {
 					return nil, grants.Deny(grants.CodeOutOfScope, "JOIN ... USING (%s) may compare column %s of %s, which is not granted (granted: %s); join with ON and qualified columns instead", col, col, src.table, columnList(src.ts))
 				}
 				if src.base() && (src.restricted() || countBase(srcs) == 1) {

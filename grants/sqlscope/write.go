@@ -27,7 +27,7 @@ func (w *walker) writeTarget(verb string, rv *pg_query.RangeVar) (*item, *grants
 	}
 	w.writes[t] = true
 	refname := t.Name
-	it := &item{refname: refname, relname: t.Name, relVisible: true, colsVisible: true, srcs: []*source{{table: t, ts: ts}}}
+	it := &item{refname: refname, relname: t.Name, relVisible: true, colsVisible: true, srcs: []*source{{table: t, ts: ts, known: w.a.columns[t]}}}
 	if rv.Alias != nil {
 		if len(rv.Alias.Colnames) > 0 {
 			return nil, grants.Deny(grants.CodeParseError, "a column alias list is not allowed on the target of %s", verb)
