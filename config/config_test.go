@@ -229,6 +229,8 @@ agents:
 			[]want{{4, "must match ^[a-z_][a-z0-9_]{0,15}$", false}}},
 		{"role_prefix too long", strings.Replace(valid, "    tables:", "    role_prefix: abcdefghijklmnopq\n    tables:", 1),
 			[]want{{4, "role_prefix", false}}},
+		{"search_path pg_catalog", strings.Replace(valid, "    tables:", "    search_path: [public, pg_catalog]\n    tables:", 1),
+			[]want{{4, `search_path: "pg_catalog" may not be listed (pg_catalog is always searched first; temporary and per-user schemas are never searched)`, false}}},
 		{"search_path empty", strings.Replace(valid, "    tables:", "    search_path: []\n    tables:", 1),
 			[]want{{4, "search_path: empty list", false}}},
 		{"function name", strings.Replace(valid, "    tables:", "    functions: [lower, pg_catalog.upper, 'a b']\n    tables:", 1),

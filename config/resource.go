@@ -79,6 +79,14 @@ func (d *decoder) resource(where, name string, k, n *yaml.Node) *resourceInfo {
 		"limits": func(where string, v *yaml.Node) { d.limits(where, v, &r.Limits) },
 		"search_path": func(where string, v *yaml.Node) {
 			if names, ok := d.identList(where, v, "schema"); ok {
+				for _, n := range names {
+					// The SQL gate resolves names under exactly this path:
+					// schemas PostgreSQL adds or resolves per role have no place.
+					if n == "pg_catalog" || n == "pg_temp" || n == "$user" || n == "information_schema" {
+						d.errorf(v.Line, where, "%q may not be listed (pg_catalog is always searched first; temporary and per-user schemas are never searched)", n)
+						return
+					}
+				}
 				r.SearchPath = names
 			}
 		},

@@ -76,9 +76,26 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 		// rather than pretend a request is pending that nobody can approve.
 		return deny(grants.Deny(grants.CodePolicyDenied, "policy requires %s approval for %s access to %q, and this keyhole cannot take approvals yet; ask an admin to allow it with approval: auto, or request read access", dec.Approval, dec.Scope.Privilege, args.Resource))
 	}
+	res := s.cfg.Resource(args.Resource)
+	if res == nil {
+		return deny(grants.Deny(grants.CodePolicyDenied, "there is no resource %q; call list_resources", args.Resource))
+	}
+	if res.Enforcement == config.EphemeralRole && s.roles == nil {
+		// Fail closed: never hand out a grant without its database lock.
+		return deny(grants.Deny(grants.CodeUnavailable, "resource %q is enforced with ephemeral database roles, which this keyhole cannot create; ask an admin", args.Resource))
+	}
 	rec, err := s.grants.Issue(ctx, call.Session.Ref(), args.Resource, dec.Scope, dec.TTL, "policy:auto")
 	if err != nil {
 		return nil, err
+	}
+	if res.Enforcement == config.EphemeralRole {
+		// The grant is stored before its role exists, so start-up reaping
+		// in another process never takes the role for an orphan.
+		if err := s.roles.Provision(ctx, rec, applicationName(call.Session, rec.ID)); err != nil {
+			s.log.ErrorContext(ctx, "creating a grant's database role failed", "grant", rec.ID, "resource", rec.Resource, "err", err)
+			_, _ = s.grants.Release(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.ID)
+			return deny(grants.Deny(grants.CodeUnavailable, "keyhole could not create the database role for this grant on %q, so nothing was granted; try again later, or ask an admin to run keyhole config check --connect", args.Resource))
+		}
 	}
 	ge := s.event(call, audit.AccessGranted, "request_access")
 	s.fillGrant(ge, rec)
@@ -88,6 +105,7 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 	if err := s.record(ctx, ge); err != nil {
 		// The grant exists but is unrecorded: end it before refusing.
 		_, _ = s.grants.Release(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.ID)
+		s.endRole(context.WithoutCancel(ctx), rec)
 		return nil, err
 	}
 	out := &RequestAccessResult{
@@ -123,6 +141,7 @@ func (s *Service) ReleaseAccess(ctx context.Context, call Call, args ReleaseAcce
 	ended, err := s.grants.Release(ctx, call.Session.Identity.ID, args.GrantID)
 	out := &ReleaseAccessResult{Released: []string{}}
 	for _, rec := range ended {
+		s.endRole(ctx, rec)
 		out.Released = append(out.Released, rec.ID)
 		e := s.event(call, audit.AccessReleased, "release_access")
 		s.fillGrant(e, rec)

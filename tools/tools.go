@@ -8,10 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/keyholehq/keyhole/audit"
 	"github.com/keyholehq/keyhole/config"
 	"github.com/keyholehq/keyhole/grants"
 	"github.com/keyholehq/keyhole/grants/pgexec"
+	"github.com/keyholehq/keyhole/grants/pgroles"
 	"github.com/keyholehq/keyhole/grants/sqlscope"
 )
 
@@ -56,29 +59,96 @@ type Service struct {
 	exec   *pgexec.Executor
 	audit  Recorder
 	log    *slog.Logger
+	roles  Roles // nil when no resource is enforced with ephemeral roles
+
+	// noGate switches the SQL gate off so that tests can show the database
+	// refusing on its own. Only tests of this package set it; nothing in
+	// configuration, flags or the environment can reach it.
+	noGate bool
 
 	mu        sync.Mutex
-	analyzers map[string]*sqlscope.Analyzer
+	analyzers map[string]cachedAnalyzer
 }
 
+// Roles gives each grant of a resource enforced with ephemeral-role its own
+// PostgreSQL role: created when the grant is issued, ended (its sessions
+// terminated, the role dropped) when the grant ends.
+type Roles interface {
+	// Provision creates the role of a freshly issued grant.
+	Provision(ctx context.Context, rec *grants.Record, applicationName string) error
+	// Pool returns the pool that logs in as the grant's role, nil when this
+	// process holds none.
+	Pool(grantID string) *pgxpool.Pool
+	// End ends the role of a grant that ended.
+	End(ctx context.Context, rec *grants.Record) error
+}
+
+var _ Roles = (*pgroles.Keeper)(nil)
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithRoles enforces ephemeral-role resources with r. Without it, a
+// resource whose enforcement is ephemeral-role refuses every grant.
+func WithRoles(r Roles) Option { return func(s *Service) { s.roles = r } }
+
 // New returns a Service.
-func New(cfg *config.Config, gm *grants.Manager, exec *pgexec.Executor, rec Recorder, log *slog.Logger) *Service {
+func New(cfg *config.Config, gm *grants.Manager, exec *pgexec.Executor, rec Recorder, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, grants: gm, exec: exec, audit: rec, log: log, analyzers: map[string]*sqlscope.Analyzer{}}
+	s := &Service{cfg: cfg, grants: gm, exec: exec, audit: rec, log: log, analyzers: map[string]cachedAnalyzer{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
-// analyzer returns the (caching) SQL analyzer of a resource.
-func (s *Service) analyzer(res *config.Resource) *sqlscope.Analyzer {
+// catalogTTL is how long the SQL gate trusts what it read from a
+// resource's catalog (user-defined functions and operators that could
+// shadow built-ins, table columns) before reading it again.
+const catalogTTL = time.Minute
+
+type cachedAnalyzer struct {
+	a      *sqlscope.Analyzer
+	loaded time.Time
+}
+
+// analyzer returns the (caching) SQL analyzer of a resource, built from the
+// resource's catalog. If the catalog cannot be read, the gate cannot
+// resolve names as PostgreSQL would, so the call is refused.
+func (s *Service) analyzer(ctx context.Context, res *config.Resource) (*sqlscope.Analyzer, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.analyzers[res.Name]
-	if !ok {
-		a = sqlscope.NewAnalyzer(sqlscope.Options{SearchPath: res.SearchPath, ExtraFunctions: res.Functions})
-		s.analyzers[res.Name] = a
+	c, ok := s.analyzers[res.Name]
+	s.mu.Unlock()
+	if ok && time.Since(c.loaded) < catalogTTL {
+		return c.a, nil
 	}
-	return a
+	a, err := NewAnalyzer(ctx, s.exec, res)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.analyzers[res.Name] = cachedAnalyzer{a: a, loaded: time.Now()}
+	s.mu.Unlock()
+	return a, nil
+}
+
+// NewAnalyzer builds the SQL gate of a resource from its configuration and
+// its database's catalog. keyhole policy check uses it too, so that admins
+// get the answer agents get.
+func NewAnalyzer(ctx context.Context, exec *pgexec.Executor, res *config.Resource) (*sqlscope.Analyzer, error) {
+	path := sqlscope.NewAnalyzer(sqlscope.Options{SearchPath: res.SearchPath}).SearchPath()
+	cat, err := exec.Catalog(ctx, res, path)
+	if err != nil {
+		return nil, grants.Deny(grants.CodeUnavailable, "resource %q cannot be reached to check the query against its catalog; try again later", res.Name)
+	}
+	return sqlscope.NewAnalyzer(sqlscope.Options{
+		SearchPath:     res.SearchPath,
+		ExtraFunctions: res.Functions,
+		Shadowing:      &sqlscope.Shadowing{Functions: cat.Functions, Operators: cat.Operators},
+		TableColumns:   cat.Columns,
+	}), nil
 }
 
 // event starts an audit event carrying the session identity and prompt context.
@@ -125,6 +195,7 @@ func (s *Service) SessionStarted(ctx context.Context, sess *Session) error {
 func (s *Service) SessionEnded(ctx context.Context, sess *Session) error {
 	ended, err := s.grants.EndSession(ctx, sess.Identity.ID)
 	for _, rec := range ended {
+		s.endRole(ctx, rec)
 		e := s.event(Call{Session: sess}, audit.AccessReleased, "")
 		s.fillGrant(e, rec)
 		e.Reason = "session ended"
@@ -144,6 +215,7 @@ func (s *Service) SessionEnded(ctx context.Context, sess *Session) error {
 func (s *Service) ExpireDue(ctx context.Context, sessions func(id string) *Session) error {
 	ended, err := s.grants.ExpireDue(ctx)
 	for _, rec := range ended {
+		s.endRole(ctx, rec)
 		sess := sessions(rec.SessionID)
 		if sess == nil {
 			sess = &Session{Identity: grants.SessionIdentity{ID: rec.SessionID, Agent: rec.Agent}}
@@ -155,6 +227,20 @@ func (s *Service) ExpireDue(ctx context.Context, sessions func(id string) *Sessi
 		}
 	}
 	return err
+}
+
+// endRole ends the database role of a grant that ended, if its resource is
+// enforced with ephemeral roles. A failure is logged, not returned: the
+// grant has ended in the store, so keyhole refuses its use anyway, and the
+// role's VALID UNTIL and start-up reaping are the backstops.
+func (s *Service) endRole(ctx context.Context, rec *grants.Record) {
+	res := s.cfg.Resource(rec.Resource)
+	if s.roles == nil || res == nil || res.Enforcement != config.EphemeralRole {
+		return
+	}
+	if err := s.roles.End(ctx, rec); err != nil {
+		s.log.ErrorContext(ctx, "ending a grant's database role failed", "grant", rec.ID, "resource", rec.Resource, "err", err)
+	}
 }
 
 func (s *Service) fillGrant(e *audit.Event, rec *grants.Record) {

@@ -15,14 +15,16 @@ import (
 	"github.com/keyholehq/keyhole/audit"
 	"github.com/keyholehq/keyhole/config"
 	"github.com/keyholehq/keyhole/grants"
+	"github.com/keyholehq/keyhole/grants/pgexec"
+	"github.com/keyholehq/keyhole/grants/pgroles"
 	"github.com/keyholehq/keyhole/grants/policy"
 	"github.com/keyholehq/keyhole/grants/sqlitestore"
-	"github.com/keyholehq/keyhole/grants/sqlscope"
+	"github.com/keyholehq/keyhole/tools"
 )
 
 // runPolicy answers "would this grant allow this query?" with the same code
 // path database_query uses: policy first, then the SQL gate.
-func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "check" {
 		fmt.Fprintln(stderr, "usage: keyhole policy check --config FILE --agent NAME --resource R --privilege read|write --tables T[,T…] --sql SQL")
 		return exitError(2)
@@ -56,8 +58,12 @@ func runPolicy(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if *sql == "" {
 		return nil
 	}
-	res := cfg.Resource(*resource)
-	a := sqlscope.NewAnalyzer(sqlscope.Options{SearchPath: res.SearchPath, ExtraFunctions: res.Functions})
+	exec := pgexec.New()
+	defer exec.Close()
+	a, err := tools.NewAnalyzer(ctx, exec, cfg.Resource(*resource))
+	if err != nil {
+		return printDenial(stdout, "query", err)
+	}
 	an, err := a.Check(*sql, dec.Scope)
 	if err != nil {
 		return printDenial(stdout, "query", err)
@@ -176,6 +182,7 @@ func runGrants(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "revoked %s (agent %s, resource %s)\n", rec.ID, rec.Agent, rec.Resource)
+	endRevokedRole(ctx, cfg, rec, stdout, stderr)
 	return nil
 }
 
@@ -220,4 +227,27 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// endRevokedRole ends, from this process, the database role of a revoked
+// grant of an ephemeral-role resource: its sessions are terminated (a
+// running query fails with GRANT_REVOKED) and the role dropped, without
+// waiting for the keyhole serving the grant to notice. When the database
+// cannot be reached, that keyhole's one-second sweep, its start-up reaping
+// and the role's VALID UNTIL remain.
+func endRevokedRole(ctx context.Context, cfg *config.Config, rec *grants.Record, stdout, stderr io.Writer) {
+	res := cfg.Resource(rec.Resource)
+	if res == nil || res.Enforcement != config.EphemeralRole {
+		return
+	}
+	roles, err := pgroles.NewKeeper(&config.Config{Resources: map[string]*config.Resource{res.Name: res}}, nil, nil)
+	if err == nil {
+		defer roles.Close(ctx)
+		err = roles.End(ctx, rec)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "keyhole grants revoke: could not end the grant's database role now (%v); the keyhole serving it ends it within a second\n", err)
+		return
+	}
+	fmt.Fprintf(stdout, "ended its database role and sessions\n")
 }

@@ -7,8 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/keyholehq/keyhole/config"
+	"github.com/keyholehq/keyhole/grants"
+	"github.com/keyholehq/keyhole/grants/pgroles"
 )
 
 const configUsage = `usage: keyhole config check [--connect] FILE
@@ -83,9 +89,53 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 // PUBLIC holds on the resource's objects. It returns its findings as
 // problems located at each resource's line.
 func checkConnections(ctx context.Context, cfg *config.Config, stderr io.Writer) []config.Problem {
-	_ = ctx
-	fmt.Fprintf(stderr, "keyhole config check: --connect: database checks are not available in this version; %s was checked offline only\n", cfg.Path)
-	return nil
+	resources := make([]*config.Resource, 0, len(cfg.Resources))
+	for _, res := range cfg.Resources {
+		resources = append(resources, res)
+	}
+	sort.Slice(resources, func(i, j int) bool { return resources[i].Line < resources[j].Line })
+	var out []config.Problem
+	for _, res := range resources {
+		where := "resources." + res.Name + ": "
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		findings, err := pgroles.Check(cctx, res, writeTables(cfg, res))
+		cancel()
+		if err != nil {
+			// Fail closed: a check that could not run is not a pass.
+			out = append(out, config.Problem{File: cfg.Path, Line: res.Line,
+				Msg: where + "cannot verify in the database: " + strings.TrimPrefix(err.Error(), "pgroles: check "+res.Name+": ")})
+		}
+		for _, f := range findings {
+			out = append(out, config.Problem{File: cfg.Path, Line: res.Line, Msg: where + f.Message, Warning: f.Warning})
+		}
+	}
+	fmt.Fprintf(stderr, "keyhole config check: --connect: checked %s in the database\n", configCount(len(resources), "resource"))
+	return out
+}
+
+// writeTables lists the tables of res that some agent may be granted write on.
+func writeTables(cfg *config.Config, res *config.Resource) []grants.Table {
+	var out []grants.Table
+	add := func(t grants.Table) {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	for _, a := range cfg.Agents {
+		for _, r := range a.Allow {
+			if r.Resource != res.Name || !slices.Contains(r.Privileges, grants.Write) {
+				continue
+			}
+			tables := r.Tables
+			if tables == nil {
+				tables = res.Tables
+			}
+			for _, t := range tables {
+				add(t.Table)
+			}
+		}
+	}
+	return out
 }
 
 // configParseArgs parses flags that may come before or after positional

@@ -13,11 +13,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/keyholehq/keyhole/audit"
 	"github.com/keyholehq/keyhole/config"
 	"github.com/keyholehq/keyhole/grants"
 	"github.com/keyholehq/keyhole/grants/pgexec"
+	"github.com/keyholehq/keyhole/grants/pgroles"
 	"github.com/keyholehq/keyhole/grants/sqlitestore"
 	"github.com/keyholehq/keyhole/mcpserver"
 	"github.com/keyholehq/keyhole/tools"
@@ -75,16 +78,21 @@ type app struct {
 	audit   *audit.Log
 	exec    *pgexec.Executor
 	manager *grants.Manager
+	roles   *pgroles.Keeper
 	tools   *tools.Service
+
+	stop    context.CancelFunc // ends the background loops
+	stopped sync.WaitGroup
 }
 
 func openApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	for _, res := range cfg.Resources {
-		if res.Enforcement != config.GateOnly {
-			// Fail closed: never claim a database-side lock that is not there.
-			return nil, fmt.Errorf("resource %s: enforcement %s is not available in this version; set enforcement: gate-only", res.Name, res.Enforcement)
+		switch res.Enforcement {
+		case config.GateOnly:
+			logger.Warn("resource is enforced by keyhole's SQL gate only", "resource", res.Name)
+		default:
+			logger.Info("resource is enforced in the database too", "resource", res.Name, "enforcement", string(res.Enforcement))
 		}
-		logger.Warn("resource is enforced by keyhole's SQL gate only", "resource", res.Name)
 	}
 	keys, err := grants.LoadOrCreateKeys(cfg.DataDir)
 	if err != nil {
@@ -111,13 +119,75 @@ func openApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	}
 	exec := pgexec.New()
 	manager := grants.NewManager(keys, store, issuer(cfg), nil)
-	return &app{
-		keys: keys, store: store, audit: trail, exec: exec, manager: manager,
-		tools: tools.New(cfg, manager, exec, trail, logger.With("component", "tools")),
-	}, nil
+	roles, err := pgroles.NewKeeper(cfg, manager.Now, logger.With("component", "roles"))
+	if err != nil {
+		trail.Close()
+		store.Close()
+		return nil, err
+	}
+	a := &app{
+		keys: keys, store: store, audit: trail, exec: exec, manager: manager, roles: roles,
+		tools: tools.New(cfg, manager, exec, trail, logger.With("component", "tools"), tools.WithRoles(roles)),
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	a.stopped.Add(2)
+	go func() { defer a.stopped.Done(); a.reap(ctx, logger) }()
+	go func() { defer a.stopped.Done(); a.sweepLoop(ctx, logger) }()
+	return a, nil
+}
+
+// reap drops the database roles that a keyhole which died (kill -9, a lost
+// machine) left behind: every role of a resource's prefix that no active
+// grant in the shared store owns. It runs in the background, so a database
+// that is down does not hold up start-up; VALID UNTIL covers the meantime.
+func (a *app) reap(ctx context.Context, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	dropped, err := a.roles.Reap(ctx, func(ctx context.Context) ([]*grants.Record, error) {
+		return a.store.List(ctx, grants.Filter{State: grants.Active})
+	})
+	if len(dropped) > 0 {
+		logger.Info("dropped database roles left by an earlier keyhole", "roles", dropped)
+	}
+	if err != nil && ctx.Err() == nil {
+		logger.Warn("reaping leftover database roles failed; their VALID UNTIL still bounds them", "err", err)
+	}
+}
+
+// sweepLoop ends, every second, the database roles of this process's grants
+// that another process ended — `keyhole grants revoke`, or another keyhole's
+// expiry sweep — so their pools are closed here too. (The revoking process
+// has already terminated the role's sessions and dropped it.)
+func (a *app) sweepLoop(ctx context.Context, logger *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := a.roles.Sweep(ctx, func(ctx context.Context, id string) (bool, error) {
+			rec, err := a.store.Get(ctx, id)
+			if err != nil {
+				return false, err
+			}
+			return rec.State == grants.Active, nil
+		})
+		if err != nil && ctx.Err() == nil {
+			logger.Error("sweeping ended grants' roles", "err", err)
+		}
+	}
 }
 
 func (a *app) Close() {
+	a.stop()
+	a.stopped.Wait()
+	// Roles still held die with this process: their passwords do.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = a.roles.Close(ctx)
 	a.exec.Close()
 	a.audit.Close()
 	a.store.Close()

@@ -5,16 +5,26 @@
 // nothing is ever interpolated into the SQL), at most max_rows rows kept and
 // every value turned into a JSON-typed value.
 //
+// Where the query runs is the grant's enforcement: on the grant's own pool,
+// whose connections log in as the grant's ephemeral role (Query.Pool); on
+// keyhole's pool under SET LOCAL ROLE to the role an admin mapped
+// (Query.Role); or on keyhole's pool as keyhole's own role (gate-only).
+//
 // Cancelling ctx cancels the statement in PostgreSQL (pgx sends a cancel
-// request on the wire).
+// request on the wire); so does the grant's expiry (Query.Deadline).
 //
 // # Errors
 //
 // Refusals an agent can act on are *grants.Denial: TIMEOUT (statement_timeout
 // or a cancelled call), RESULT_TOO_LARGE, WRITE_NOT_GRANTED (read-only
 // transaction, SQLSTATE 25006), OUT_OF_SCOPE (privilege error 42501) and
-// QUERY_FAILED for any other SQL error, with its SQLSTATE. Connection
-// failures wrap grants.ErrUnavailable.
+// QUERY_FAILED for any other SQL error, with its SQLSTATE. A query cut short
+// because its grant ended — the deadline of its expiry passed, or its
+// role's session was terminated (SQLSTATE 57P01) or could not log in — is
+// refused with the reason Query.Ended gives (GRANT_EXPIRED, GRANT_REVOKED),
+// or GRANT_EXPIRED at the deadline. No free connection (SQLSTATE 53300) is
+// UNAVAILABLE with that reason. Other connection failures wrap
+// ErrUnavailable.
 package pgexec
 
 import (
@@ -52,7 +62,24 @@ type Query struct {
 	ApplicationName string
 	// Deadline, when not zero, ends the query at this time (the grant's expiry).
 	Deadline time.Time
+	// Pool, when set, runs the query on this pool — connections that log in
+	// as the grant's own role (enforcement: ephemeral-role) — instead of the
+	// resource's pool.
+	Pool *pgxpool.Pool
+	// Role, when set, is assumed with SET LOCAL ROLE inside the query's
+	// transaction (enforcement: set-role).
+	Role string
+	// Ended, when set, reports why the grant ended, if it did: a
+	// *grants.Denial such as GRANT_REVOKED or GRANT_EXPIRED, or nil while the
+	// grant lives. It is consulted when a query fails the way a query of an
+	// ended grant fails (its session terminated, its role unable to log in,
+	// its pool closed, its deadline passed), so that the agent learns its
+	// grant ended rather than that the database failed.
+	Ended func(context.Context) error
 }
+
+// errGrantDeadline is the cause of a context ended by the grant's expiry.
+var errGrantDeadline = errors.New("pgexec: the grant expired")
 
 // Column describes one result column.
 type Column struct {
@@ -111,35 +138,81 @@ func (e *Executor) pool(ctx context.Context, res *config.Resource) (*pgxpool.Poo
 	return p, nil
 }
 
-// Run executes q against res in its own transaction.
+// Run executes q against res in its own transaction, on q.Pool when set,
+// else on the resource's pool.
 func (e *Executor) Run(ctx context.Context, res *config.Resource, q Query) (*Result, error) {
-	p, err := e.pool(ctx, res)
-	if err != nil {
-		return nil, err
+	p := q.Pool
+	if p == nil {
+		var err error
+		if p, err = e.pool(ctx, res); err != nil {
+			return nil, err
+		}
 	}
 	if !q.Deadline.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, q.Deadline)
+		ctx, cancel = context.WithDeadlineCause(ctx, q.Deadline, errGrantDeadline)
 		defer cancel()
 	}
 	start := time.Now()
 	conn, err := p.Acquire(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, timeoutDenial(ctx, res)
-		}
-		return nil, fmt.Errorf("%w: resource %s: %s", ErrUnavailable, res.Name, safeConnError(err))
+		return nil, q.failure(ctx, res, err, true)
 	}
 	defer conn.Release()
 	res2, err := run(ctx, conn.Conn(), res, q)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, timeoutDenial(ctx, res)
-		}
-		return nil, classify(err, res)
+		return nil, q.failure(ctx, res, err, false)
 	}
 	res2.Elapsed = time.Since(start)
 	return res2, nil
+}
+
+// failure turns an error of running q into what the agent should see.
+func (q *Query) failure(ctx context.Context, res *config.Resource, err error, connecting bool) error {
+	if d, ok := grants.AsDenial(err); ok {
+		return d
+	}
+	if q.Ended != nil && grantEndSymptom(ctx, err) {
+		if end := q.Ended(context.WithoutCancel(ctx)); end != nil {
+			return end
+		}
+	}
+	if ctx.Err() != nil {
+		return timeoutDenial(ctx, res)
+	}
+	if !connecting {
+		return classify(err, res)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "53300" {
+		return tooManyConnections(res, pgErr)
+	}
+	return fmt.Errorf("%w: resource %s: %s", ErrUnavailable, res.Name, safeConnError(err))
+}
+
+// grantEndSymptom reports whether err is how a query of an ended grant
+// fails: the grant's deadline, a session terminated by keyhole (57P01), a
+// role that may no longer log in (28000, 28P01), or a lost connection or
+// closed pool (no SQLSTATE at all).
+func grantEndSymptom(ctx context.Context, err error) bool {
+	if errors.Is(context.Cause(ctx), errGrantDeadline) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "57P01", "28000", "28P01":
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+func tooManyConnections(res *config.Resource, pgErr *pgconn.PgError) error {
+	return &QueryError{Denial: grants.Deny(grants.CodeUnavailable,
+		"resource %q has no free database connection right now (SQLSTATE 53300: %s); retry in a moment, or release grants you no longer need", res.Name, pgErr.Message),
+		SQLState: pgErr.Code}
 }
 
 // Run executes q on an already-open connection (a grant's own role, for
@@ -172,6 +245,14 @@ func run(ctx context.Context, conn *pgx.Conn, res *config.Resource, q Query) (re
 		}
 	}()
 	if _, err := tx.Exec(ctx, setLocals(res, q)); err != nil {
+		var pgErr *pgconn.PgError
+		if q.Role != "" && errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "22023") {
+			// keyhole is not a member of the mapped role, or it is gone:
+			// the admin's setup, not the agent's query.
+			return nil, &QueryError{Denial: grants.Deny(grants.CodeUnavailable,
+				"keyhole cannot assume the database role mapped for %s on resource %q (SQLSTATE %s); an admin must fix it (keyhole config check --connect)", q.Privilege, res.Name, pgErr.Code),
+				SQLState: pgErr.Code}
+		}
 		return nil, err
 	}
 	params, err := encodeParams(q.Params)
@@ -212,17 +293,21 @@ func setLocals(res *config.Resource, q Query) string {
 	for i, s := range path {
 		quoted[i] = pgx.Identifier{s}.Sanitize()
 	}
-	return fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d; SET LOCAL search_path = %s; SET LOCAL TimeZone = 'UTC'; SET LOCAL application_name = %s",
+	sets := fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d; SET LOCAL search_path = %s; SET LOCAL TimeZone = 'UTC'; SET LOCAL application_name = %s",
 		timeout.Milliseconds(), timeout.Milliseconds()+1000, strings.Join(quoted, ", "), quoteLiteral(q.ApplicationName))
+	if q.Role != "" {
+		sets += "; SET LOCAL ROLE " + pgx.Identifier{q.Role}.Sanitize()
+	}
+	return sets
 }
 
 func quoteLiteral(s string) string {
 	if s == "" {
 		s = "keyhole"
 	}
-	// application_name keeps printable ASCII only; keep it short.
+	// application_name keeps printable ASCII only, 63 bytes at most.
 	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s) && len(b) < 60; i++ {
+	for i := 0; i < len(s) && len(b) < 63; i++ {
 		if c := s[i]; c >= 0x20 && c < 0x7f && c != '\'' && c != '\\' {
 			b = append(b, c)
 		}
@@ -389,6 +474,9 @@ func numericValue(n pgtype.Numeric) any {
 }
 
 func timeoutDenial(ctx context.Context, res *config.Resource) error {
+	if errors.Is(context.Cause(ctx), errGrantDeadline) {
+		return grants.Deny(grants.CodeGrantExpired, "the grant expired while the query ran, and the query was cancelled; call request_access again if you still need access")
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return grants.Deny(grants.CodeTimeout, "the query did not finish before its deadline (the grant's expiry or the caller's); narrow it or request a longer grant")
 	}
@@ -409,6 +497,10 @@ func classify(err error, res *config.Resource) error {
 			return &QueryError{Denial: grants.Deny(grants.CodeWriteNotGranted, "the database refused a write in this read-only transaction; request a write grant for the table"), SQLState: pgErr.Code}
 		case "42501": // insufficient_privilege
 			return &QueryError{Denial: grants.Deny(grants.CodeOutOfScope, "the database refused: %s; request access to it first", pgErr.Message), SQLState: pgErr.Code}
+		case "53300": // too_many_connections
+			return tooManyConnections(res, pgErr)
+		case "57P01": // admin_shutdown: the session was terminated
+			return &QueryError{Denial: grants.Deny(grants.CodeUnavailable, "the database ended the session running the query (SQLSTATE 57P01); try again"), SQLState: pgErr.Code}
 		}
 		return &QueryError{Denial: grants.Deny(grants.CodeQueryFailed, "PostgreSQL error %s: %s", pgErr.Code, pgErr.Message), SQLState: pgErr.Code}
 	}

@@ -2,6 +2,8 @@ package pgroles
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,14 +45,24 @@ var ErrNotFound = errors.New("pgroles: role not found")
 // CREATEROLE and the right to grant what it hands out, never superuser. It
 // is safe for concurrent use.
 type Provisioner struct {
-	res    *config.Resource
-	base   *pgxpool.Config // the resource's DSN, parsed once; never logged
-	names  *regexp.Regexp  // the names RoleName makes for this prefix
-	log    *slog.Logger
+	res   *config.Resource
+	base  *pgxpool.Config // the resource's DSN, parsed once; never logged
+	names *regexp.Regexp  // the names RoleName makes for this prefix
+	log   *slog.Logger
 
-	mu    sync.Mutex
-	admin *pgxpool.Pool
-	db    *dbInfo
+	mu     sync.Mutex
+	admin  *pgxpool.Pool
+	db     *dbInfo
+	closed bool
+
+	// The holder: one connection that holds a session-level advisory lock
+	// on holderKey for as long as this process lives. Every role created
+	// here names the key in its comment; when the process dies, its
+	// connection closes, the lock goes, and Reap knows the role is orphaned
+	// even though its grant is still active in the store.
+	holderMu  sync.Mutex
+	holder    *pgx.Conn
+	holderKey int64
 }
 
 type dbInfo struct {
@@ -80,11 +92,79 @@ func (p *Provisioner) Prefix() string { return p.res.RolePrefix }
 // Close closes keyhole's own connections; it does not end any role.
 func (p *Provisioner) Close() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.closed = true
 	if p.admin != nil {
 		p.admin.Close()
 		p.admin = nil
 	}
+	p.mu.Unlock()
+	p.holderMu.Lock()
+	defer p.holderMu.Unlock()
+	if p.holder != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.holder.Close(ctx)
+		p.holder = nil
+	}
+}
+
+// hold makes sure the holder connection is open and holds its lock. With
+// ping, it also checks that the connection still works and replaces it if
+// not (run from the one-second sweep).
+func (p *Provisioner) hold(ctx context.Context, ping bool) error {
+	p.holderMu.Lock()
+	defer p.holderMu.Unlock()
+	if p.holder != nil && !p.holder.IsClosed() {
+		if !ping {
+			return nil
+		}
+		if err := p.holder.Ping(ctx); err == nil {
+			return nil
+		}
+		p.holder.Close(ctx)
+		p.holder = nil
+	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	cc := p.base.ConnConfig.Copy()
+	cc.RuntimeParams["application_name"] = "keyhole roles holder"
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("pgroles: resource %s: holder: %s", p.res.Name, safeError(err))
+	}
+	for {
+		if p.holderKey == 0 {
+			p.holderKey = randomKey()
+		}
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", p.holderKey).Scan(&got); err != nil {
+			conn.Close(ctx)
+			return fmt.Errorf("pgroles: resource %s: holder: %s", p.res.Name, safeError(err))
+		}
+		if got {
+			break
+		}
+		p.holderKey = 0 // taken by another process: draw again
+	}
+	p.holder = conn
+	return nil
+}
+
+// KeepAlive checks the holder connection and reopens it if it broke, so
+// that other processes do not take this process's roles for orphans. It
+// does nothing before the first role was created.
+func (p *Provisioner) KeepAlive(ctx context.Context) error {
+	p.holderMu.Lock()
+	started := p.holder != nil || p.holderKey != 0
+	p.holderMu.Unlock()
+	if !started {
+		return nil
+	}
+	return p.hold(ctx, true)
 }
 
 func (p *Provisioner) pool(ctx context.Context) (*pgxpool.Pool, error) {
@@ -92,6 +172,9 @@ func (p *Provisioner) pool(ctx context.Context) (*pgxpool.Pool, error) {
 	defer p.mu.Unlock()
 	if p.admin != nil {
 		return p.admin, nil
+	}
+	if p.closed {
+		return nil, ErrClosed
 	}
 	pc := p.base.Copy()
 	pc.MaxConns = 4
@@ -171,6 +254,9 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.hold(ctx, false); err != nil {
+		return nil, err
+	}
 	var seqs []string
 	if spec.Scope.Privilege == grants.Write {
 		if seqs, err = ownedSequences(ctx, admin, spec.Scope); err != nil {
@@ -181,7 +267,10 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	sql, err := p.createSQL(spec, verifier, seqs, db)
+	p.holderMu.Lock()
+	key := p.holderKey
+	p.holderMu.Unlock()
+	sql, err := p.createSQL(spec, verifier, seqs, db, key)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +303,7 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec) (*Role, error) {
 // createSQL renders the statements that create the role. Identifiers are
 // quoted by pgx; the two literals (verifier and timestamp) pass a strict
 // character check, as DDL cannot take bind parameters.
-func (p *Provisioner) createSQL(spec Spec, verifier string, seqs []string, db *dbInfo) (string, error) {
+func (p *Provisioner) createSQL(spec Spec, verifier string, seqs []string, db *dbInfo, holder int64) (string, error) {
 	role := ident(spec.Name)
 	pw, err := literal(verifier)
 	if err != nil {
@@ -246,6 +335,7 @@ func (p *Provisioner) createSQL(spec Spec, verifier string, seqs []string, db *d
 		role, pw, until, ConnectionLimit)
 	// keyhole's own role becomes a member, so it may terminate the role's
 	// backends and revoke what it granted, without pg_signal_backend.
+	stmt("COMMENT ON ROLE %s IS 'keyhole holder %d'", role, holder)
 	stmt("GRANT %s TO CURRENT_USER", role)
 	if spec.Scope.Privilege != grants.Write {
 		stmt("ALTER ROLE %s SET default_transaction_read_only = on", role)
@@ -359,9 +449,18 @@ func (p *Provisioner) terminate(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := admin.Exec(ctx, "ALTER ROLE "+ident(name)+" NOLOGIN"); err != nil {
-		if sqlState(err) == "42704" { // undefined_object
+	for attempt := 0; ; attempt++ {
+		_, err := admin.Exec(ctx, "ALTER ROLE "+ident(name)+" NOLOGIN")
+		if err == nil {
+			break
+		}
+		switch sqlState(err) {
+		case "42704": // undefined_object
 			return ErrNotFound
+		case "XX000": // tuple concurrently updated: another process ends it too
+			if attempt < 3 {
+				continue
+			}
 		}
 		return fmt.Errorf("pgroles: end %s: %s", name, safeError(err))
 	}
@@ -470,25 +569,42 @@ func (p *Provisioner) dropOnce(ctx context.Context, admin *pgxpool.Pool, name st
 
 // Reap drops every role of this resource's prefix that no live grant owns:
 // roles left by a keyhole that was killed, or that lost its database before
-// it could end them. owned returns the role names of every active grant in
-// the shared store; it is called after the roles are listed, so a role
-// created meanwhile (always after its grant was stored) is never taken for
-// an orphan. Only names RoleName can produce are considered.
+// it could end them. A role is owned when its grant is active (owned
+// returns the role names of every active grant in the shared store) and the
+// process that created it still holds its advisory lock; a killed process
+// leaves its grants active in the store, but its lock dies with its
+// connection. owned is called after the roles are listed, so a role created
+// meanwhile (always after its grant was stored, by a live process) is never
+// taken for an orphan. Only names RoleName can produce are considered.
 func (p *Provisioner) Reap(ctx context.Context, owned func(context.Context) (map[string]bool, error)) ([]string, error) {
 	admin, err := p.pool(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := admin.Query(ctx, `SELECT rolname FROM pg_catalog.pg_roles
-		WHERE rolname ~ $1 AND NOT rolsuper AND NOT rolinherit ORDER BY rolname`, namePattern(p.res.RolePrefix))
+	rows, err := admin.Query(ctx, `
+		WITH holders AS (
+			SELECT (l.classid::bigint << 32) | l.objid::bigint AS key FROM pg_catalog.pg_locks l
+			WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted)
+		SELECT r.rolname, EXISTS (SELECT 1 FROM holders h
+			WHERE h.key::text = substring(shobj_description(r.oid, 'pg_authid') FROM '^keyhole holder ([0-9]+)$'))
+		FROM pg_catalog.pg_roles r
+		WHERE r.rolname ~ $1 AND NOT r.rolsuper AND NOT r.rolinherit ORDER BY r.rolname`, namePattern(p.res.RolePrefix))
 	if err != nil {
 		return nil, fmt.Errorf("pgroles: reap: %s", safeError(err))
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	type found struct {
+		name  string
+		alive bool // the process that created it still runs
+	}
+	var roles []found
+	var f found
+	if _, err := pgx.ForEachRow(rows, []any{&f.name, &f.alive}, func() error {
+		roles = append(roles, f)
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("pgroles: reap: %s", safeError(err))
 	}
-	if len(names) == 0 {
+	if len(roles) == 0 {
 		return nil, nil
 	}
 	keep, err := owned(ctx)
@@ -497,8 +613,9 @@ func (p *Provisioner) Reap(ctx context.Context, owned func(context.Context) (map
 	}
 	var dropped []string
 	var errs []error
-	for _, name := range names {
-		if keep[name] {
+	for _, r := range roles {
+		name := r.name
+		if keep[name] && r.alive {
 			continue
 		}
 		if err := p.Drop(ctx, name); err != nil {
@@ -512,6 +629,19 @@ func (p *Provisioner) Reap(ctx context.Context, owned func(context.Context) (map
 
 // ident quotes an identifier (or a qualified name) for SQL.
 func ident(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+
+// randomKey draws a positive 63-bit advisory lock key.
+func randomKey() int64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("pgroles: crypto/rand failed: " + err.Error())
+	}
+	k := int64(binary.BigEndian.Uint64(b[:]) >> 1)
+	if k == 0 {
+		k = 1
+	}
+	return k
+}
 
 // appName keeps printable ASCII, at most 63 bytes (PostgreSQL's limit).
 func appName(s string) string {
