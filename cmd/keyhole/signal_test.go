@@ -1,0 +1,8 @@
+package main
+
+import (
+	"os/signal"
+	"syscall"
+)
+
+func signalIgnoreXFSZ() { signal.Ignore(syscall.SIGXFSZ) }
