@@ -17,6 +17,13 @@
 //     UNAVAILABLE.
 //   - Rows are returned as data, fenced in the text rendering as untrusted,
 //     never as instructions.
+//   - The database is the second lock (WithRoles, grants/pgroles): on a
+//     resource enforced with ephemeral-role, a grant exists only once its
+//     own PostgreSQL role does, its queries run only on connections that
+//     log in as that role — never falling back to keyhole's own — and
+//     every end of a grant (release, session end, expiry, revocation) ends
+//     the role, a running query failing with GRANT_REVOKED or
+//     GRANT_EXPIRED. With set-role, queries run under SET LOCAL ROLE.
 //
 // # Errors
 //

@@ -48,7 +48,7 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func newRoleFixture(t *testing.T) *roleFixture {
+func newRoleFixture(t testing.TB) *roleFixture {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, testDB.DSN)
@@ -585,4 +585,88 @@ func TestNoConnectionForTheRoleIsUnavailable(t *testing.T) {
 func readFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	return string(b), err
+}
+
+// With set-role, queries run under SET LOCAL ROLE to the role the admin
+// mapped for the grant's privilege: PostgreSQL refuses what that role may
+// not do.
+func TestSetRoleEnforcement(t *testing.T) {
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, testDB.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	reader := "khreader_" + randHex(4)
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %[1]s NOLOGIN; GRANT USAGE ON SCHEMA public TO %[1]s; GRANT SELECT ON orders TO %[1]s", reader)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if _, err := admin.Exec(context.Background(), fmt.Sprintf("DROP OWNED BY %[1]s; DROP ROLE %[1]s", reader)); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	}()
+	dir := t.TempDir()
+	cfg, err := config.Parse(strings.NewReader(`data_dir: `+dir+`
+resources:
+  shop:
+    dsn: `+testDB.DSN+`
+    enforcement: set-role
+    roles: {read: `+reader+`}
+    tables:
+      public.orders: {}
+      public.payment_secrets: {}
+agents:
+  analytics-*:
+    allow:
+      - {resource: shop, privileges: [read]}
+`), "test.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := grants.LoadOrCreateKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlitestore.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := pgexec.New()
+	defer func() { exec.Close(); store.Close() }()
+	gm := grants.NewManager(keys, store, "spiffe://keyhole.local/keyhole", nil)
+	svc := New(cfg, gm, exec, &memRecorder{}, nil)
+	svc.noGate = true
+	sess := newSession("analytics-setrole")
+	res, err := svc.RequestAccess(ctx, Call{Session: sess}, RequestAccessArgs{Resource: "shop", Privilege: "read",
+		Tables: []string{"public.orders", "public.payment_secrets"}, Justification: "set-role test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := res.Structured.(*RequestAccessResult).GrantID
+	out, err := svc.DatabaseQuery(ctx, Call{Session: sess}, DatabaseQueryArgs{Resource: "shop", SQL: "SELECT current_user, count(*) FROM orders", GrantID: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row := out.Structured.(*DatabaseQueryResult).Rows[0]; row[0] != reader {
+		t.Errorf("ran as %v, want %s", row[0], reader)
+	}
+	// The mapped role lacks what the policy would grant: the database says no.
+	_, err = svc.DatabaseQuery(ctx, Call{Session: sess}, DatabaseQueryArgs{Resource: "shop", SQL: "SELECT * FROM payment_secrets", GrantID: g})
+	if code, state := refusal(err); code != grants.CodeOutOfScope || state != "42501" {
+		t.Errorf("a table the mapped role may not read: %s/%s %v", code, state, err)
+	}
+}
+
+// memRecorder keeps audit events in memory.
+type memRecorder struct {
+	mu     sync.Mutex
+	events []*audit.Event
+}
+
+func (m *memRecorder) Record(_ context.Context, e *audit.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, e)
+	return nil
 }

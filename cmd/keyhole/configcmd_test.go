@@ -52,8 +52,9 @@ agents:
 			good + ":4: warning: resources.db.enforcement: keyhole's parser is the only lock",
 			good + ": ok (1 resource, 1 agent, 1 warning)",
 		}, ""},
-		{"flag after the file", []string{"check", good, "--connect"}, 0, []string{good + ":4: warning", good + ": ok"}, "--connect"},
-		{"flag before the file", []string{"check", "--connect", good}, 0, []string{good + ":4: warning", good + ": ok"}, "--connect"},
+		// --connect really connects: an unreachable database is an error, since a check that could not run must not pass.
+		{"flag after the file", []string{"check", good, "--connect"}, 1, []string{good + ":4: warning", good + ":2: resources.db: cannot verify in the database"}, "1 error, 1 warning"},
+		{"flag before the file", []string{"check", "--connect", good}, 1, []string{good + ":4: warning", good + ":2: resources.db: cannot verify in the database"}, "1 error, 1 warning"},
 		{"every problem", []string{"check", bad}, 1, []string{
 			bad + ":4: warning: resources.db.enforcement: keyhole's parser is the only lock",
 			bad + `:5: resources.db.tables.orders: table "orders": want schema.table`,

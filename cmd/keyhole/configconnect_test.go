@@ -31,7 +31,17 @@ func TestConfigCheckConnect(t *testing.T) {
 		GRANT SELECT ON orders TO %[1]s WITH GRANT OPTION;`, role)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), fmt.Sprintf("DROP OWNED BY %[1]s; DROP ROLE %[1]s", role)) })
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), shopDSN)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), fmt.Sprintf("DROP OWNED BY %[1]s; DROP ROLE %[1]s", role)); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
 	u, _ := url.Parse(shopDSN)
 	u.User = url.UserPassword(role, secretPassword)
 	t.Setenv("KH_CONNECT_DSN", u.String())

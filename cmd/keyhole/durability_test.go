@@ -87,7 +87,7 @@ func TestKill9KeepsEveryAcknowledgedRecord(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	_ = cmd.Wait()
+	_ = cs.Close() // reaps the killed process
 
 	trail := filepath.Join(e.dir, "data", "audit.jsonl")
 	files, err := audit.TrailFiles(trail)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -159,7 +160,7 @@ func TestEphemeralRoleEndToEnd(t *testing.T) {
 	marker := "revoke_marker_" + strings.ToLower(grant)
 	done := make(chan result, 1)
 	go func() {
-		done <- s.call("database_query", q("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) AS " + marker + " FROM t"))
+		done <- callAsync(s, "database_query", q("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) AS "+marker+" FROM t"))
 	}()
 	waitFor(t, "the long query to run", func() bool {
 		return re.count(t, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND state = 'active'", role) == 1
@@ -236,4 +237,25 @@ func TestKilledKeyholesRolesAreReapedAtNextStart(t *testing.T) {
 	}
 	re.startChild(t, "analytics-next")
 	waitFor(t, "the next keyhole to reap the role", func() bool { return !re.exists(t, role) })
+}
+
+// callAsync is session.call for a goroutine: a transport failure becomes a
+// result with the error as its text instead of ending the test from there.
+func callAsync(s *session, tool string, args any) result {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := s.cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		return result{isError: true, text: err.Error()}
+	}
+	var r result
+	r.isError = res.IsError
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			r.text += tc.Text
+		}
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	_ = json.Unmarshal(b, &r.data)
+	return r
 }

@@ -71,6 +71,19 @@ func NewKeeper(cfg *config.Config, now func() time.Time, log *slog.Logger) (*Kee
 	return k, nil
 }
 
+// LogValue shows how many roles are held, never a DSN or a password.
+func (k *Keeper) LogValue() slog.Value {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slog.GroupValue(slog.Int("resources", len(k.provs)), slog.Int("held", len(k.held)))
+}
+
+// String is LogValue for fmt.
+func (k *Keeper) String() string { return "pgroles.Keeper" }
+
+// GoString is String: %#v must not dump a DSN or a pool's password.
+func (k *Keeper) GoString() string { return k.String() }
+
 // Provisioner returns the provisioner of a resource, nil when the resource
 // is not enforced with ephemeral roles.
 func (k *Keeper) Provisioner(resource string) *Provisioner { return k.provs[resource] }

@@ -1,8 +1,12 @@
 package pgroles
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,5 +236,31 @@ func TestReapDropsRolesOfADeadProcess(t *testing.T) {
 	}
 	if len(dropped) != 1 || dropped[0] != name || roleExists(t, admin(t), name) {
 		t.Errorf("reaped %v; the dead process's role %s should be gone", dropped, name)
+	}
+}
+
+// Nothing that holds keyhole's DSN or a role's password prints it.
+func TestNothingPrintsASecret(t *testing.T) {
+	const pw = "dsn-pa55word-never-printed"
+	res := resource(t, strings.Replace(keeperDSN, "postgres://"+keeperRole+"@", "postgres://"+keeperRole+":"+pw+"@", 1))
+	k, err := NewKeeper(&config.Config{Resources: map[string]*config.Resource{res.Name: res}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close(context.Background())
+	rec := record(res, scope(grants.Read, "public.orders"), time.Now().Add(time.Minute))
+	if err := k.Provision(context.Background(), rec, "x"); err != nil {
+		t.Fatal(err)
+	}
+	held := k.held[rec.ID]
+	rolePW := held.role.pool.Config().ConnConfig.Password
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	log.Info("x", "keeper", k, "prov", k.Provisioner(res.Name), "role", held.role)
+	fmt.Fprintf(&buf, "%v %+v %#v %v %+v %#v %v", k, k, k, k.Provisioner(res.Name), k.Provisioner(res.Name), k.Provisioner(res.Name), held.role)
+	for _, secret := range []string{pw, rolePW} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("a secret was printed: %s", buf.String())
+		}
 	}
 }

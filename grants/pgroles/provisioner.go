@@ -35,6 +35,8 @@ const (
 	endTimeout = 30 * time.Second
 	// terminateWait bounds how long End waits for terminated backends to go.
 	terminateWait = 10 * time.Second
+	// connectTimeout applies when the DSN sets no connect_timeout.
+	connectTimeout = 10 * time.Second
 )
 
 // ErrNotFound means the role does not exist (any more).
@@ -83,8 +85,27 @@ func NewProvisioner(res *config.Resource, log *slog.Logger) (*Provisioner, error
 		// The parse error may quote the DSN: never pass it on.
 		return nil, fmt.Errorf("pgroles: resource %s: invalid dsn", res.Name)
 	}
+	if pc.ConnConfig.ConnectTimeout <= 0 {
+		// A server that does not answer must not hold an agent's call for
+		// pgx's default two minutes.
+		pc.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	return &Provisioner{res: res, base: pc, names: regexp.MustCompile(namePattern(res.RolePrefix)), log: log.With("resource", res.Name)}, nil
 }
+
+// LogValue shows the resource and prefix only: the provisioner holds
+// keyhole's DSN, which must never be printed.
+func (p *Provisioner) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("resource", p.res.Name), slog.String("prefix", p.res.RolePrefix))
+}
+
+// String is LogValue for fmt.
+func (p *Provisioner) String() string {
+	return "pgroles.Provisioner{resource: " + p.res.Name + ", prefix: " + p.res.RolePrefix + "}"
+}
+
+// GoString is String: %#v must not dump the DSN either.
+func (p *Provisioner) GoString() string { return p.String() }
 
 // Prefix is the prefix of this resource's role names.
 func (p *Provisioner) Prefix() string { return p.res.RolePrefix }
