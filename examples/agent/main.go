@@ -11,16 +11,20 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/keyholehq/keyhole/internal/testdb"
@@ -45,6 +49,7 @@ func run(ctx context.Context, w io.Writer, keyhole, examples, config string) err
 		return err
 	}
 	defer db.Drop(context.WithoutCancel(ctx))
+	fmt.Fprintf(w, "demo database %s: schema and seed from %s\n", db.Name, filepath.Join(examples, "demo"))
 	for _, f := range []string{"schema.sql", "seed.sql"} {
 		sql, err := os.ReadFile(filepath.Join(examples, "demo", f))
 		if err != nil {
@@ -54,8 +59,13 @@ func run(ctx context.Context, w io.Writer, keyhole, examples, config string) err
 			return fmt.Errorf("load %s: %w", f, err)
 		}
 	}
+	dsn, dropRole, err := keyholeRole(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer dropRole()
 	cmd := exec.Command(keyhole, "serve", "--stdio", "--config", config, "--agent", "analytics-demo")
-	cmd.Env = append(os.Environ(), "KEYHOLE_DEMO_DSN="+db.DSN)
+	cmd.Env = append(os.Environ(), "KEYHOLE_DEMO_DSN="+dsn)
 	cmd.Stderr = io.Discard // keyhole's own JSON log
 
 	client := mcp.NewClient(&mcp.Implementation{Name: "keyhole-demo-agent", Version: "1.0.0"}, nil)
@@ -63,7 +73,7 @@ func run(ctx context.Context, w io.Writer, keyhole, examples, config string) err
 	if err != nil {
 		return fmt.Errorf("connect to keyhole: %w", err)
 	}
-	d := demo{ctx: ctx, w: w, s: session}
+	d := demo{ctx: ctx, w: w, s: session, db: db}
 
 	d.step("1. Discovery: what may this agent ask for?", "list_resources", nil)
 	d.step("2. Query before asking: zero standing privilege", "database_query", map[string]any{
@@ -75,6 +85,7 @@ func run(ctx context.Context, w io.Writer, keyhole, examples, config string) err
 		"duration":      "10m",
 		"justification": "weekly revenue by region for the sales report",
 	})
+	d.roles("   PostgreSQL now holds the grant's own role")
 	d.step("4. A query inside the grant (note the untrusted-data fence around the rows)", "database_query", map[string]any{
 		"resource": "shop",
 		"sql": "SELECT c.region, count(*) AS orders, sum(o.total) AS revenue FROM orders o JOIN customers c ON c.id = o.customer_id " +
@@ -95,6 +106,7 @@ func run(ctx context.Context, w io.Writer, keyhole, examples, config string) err
 		"resource": "shop", "sql": "DELETE FROM orders WHERE id = 108",
 	})
 	d.step("9. Done: release every grant", "release_access", map[string]any{"all": true})
+	d.roles("   and its role is gone")
 	d.step("10. The same query again: the grant is gone", "database_query", map[string]any{
 		"resource": "shop", "sql": "SELECT count(*) FROM orders",
 	})
@@ -112,7 +124,61 @@ type demo struct {
 	ctx context.Context
 	w   io.Writer
 	s   *mcp.ClientSession
+	db  *testdb.DB
 	err error
+}
+
+// roles shows, from PostgreSQL's own catalog, the roles keyhole holds for
+// the demo's grants and what each may do.
+func (d *demo) roles(title string) {
+	if d.err != nil {
+		return
+	}
+	conn, err := pgx.Connect(d.ctx, d.db.DSN)
+	if err != nil {
+		d.err = err
+		return
+	}
+	defer conn.Close(d.ctx)
+	rows, err := conn.Query(d.ctx, `
+		SELECT r.rolname, r.rolvaliduntil, r.rolconnlimit, coalesce(string_agg(p, ', ' ORDER BY p), '')
+		FROM pg_roles r LEFT JOIN (
+		    SELECT grantee, privilege_type || ' ON ' || table_name AS p
+		    FROM information_schema.role_table_grants
+		    UNION ALL
+		    SELECT grantee, privilege_type || ' (' || string_agg(column_name, ', ' ORDER BY column_name) || ') ON ' || table_name
+		    FROM information_schema.column_privileges c
+		    WHERE NOT EXISTS (SELECT 1 FROM information_schema.role_table_grants g
+		                      WHERE g.grantee = c.grantee AND g.table_name = c.table_name AND g.privilege_type = c.privilege_type)
+		    GROUP BY grantee, privilege_type, table_name
+		) g ON g.grantee = r.rolname
+		WHERE r.rolname LIKE 'khdemo\_%' GROUP BY 1, 2, 3 ORDER BY 1`)
+	if err != nil {
+		d.err = err
+		return
+	}
+	defer rows.Close()
+	fmt.Fprintln(d.w, title+":")
+	n := 0
+	for rows.Next() {
+		var name, privileges string
+		var until *time.Time
+		var limit int
+		if err := rows.Scan(&name, &until, &limit, &privileges); err != nil {
+			d.err = err
+			return
+		}
+		n++
+		valid := "never"
+		if until != nil {
+			valid = until.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(d.w, "   %s  VALID UNTIL %s  CONNECTION LIMIT %d\n     privileges: %s\n", name, valid, limit, privileges)
+	}
+	if n == 0 {
+		fmt.Fprintln(d.w, "   (no keyhole role in the database)")
+	}
+	d.err = rows.Err()
 }
 
 // step calls one tool and prints what the agent sees.
@@ -209,4 +275,40 @@ func printTrail(w io.Writer, path, grantID string) error {
 	}
 	fmt.Fprintln(w, "\nVerify the whole trail with: bin/keyhole audit verify", path)
 	return nil
+}
+
+// keyholeRole creates keyhole's own PostgreSQL role the way the README's
+// setup does — CREATEROLE and grant options on the listed tables, never
+// superuser — and returns a DSN that logs in as it.
+func keyholeRole(ctx context.Context, db *testdb.DB) (string, func(), error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", nil, err
+	}
+	role := "keyhole_demo_" + hex.EncodeToString(b[:])
+	password := hex.EncodeToString(append(b[:], b[:]...))
+	setup := fmt.Sprintf(`CREATE ROLE %[1]s LOGIN PASSWORD '%[2]s' CREATEROLE INHERIT;
+		GRANT USAGE ON SCHEMA public TO %[1]s WITH GRANT OPTION;
+		GRANT SELECT ON public.orders, public.customers TO %[1]s WITH GRANT OPTION;
+		GRANT INSERT, UPDATE, DELETE ON public.orders TO %[1]s WITH GRANT OPTION;`, role, password)
+	if err := db.Exec(ctx, setup); err != nil {
+		return "", nil, fmt.Errorf("create keyhole's role: %w", err)
+	}
+	drop := func() {
+		ctx := context.WithoutCancel(ctx)
+		// Its privileges live in the demo database; then the role itself goes.
+		_ = db.Exec(ctx, "DROP OWNED BY "+role)
+		conn, err := pgx.Connect(ctx, testdb.AdminDSN())
+		if err == nil {
+			defer conn.Close(ctx)
+			_, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+role)
+		}
+	}
+	u, err := url.Parse(db.DSN)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	u.User = url.UserPassword(role, password)
+	return u.String(), drop, nil
 }
