@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -557,6 +558,7 @@ func TestStdoutCarriesOnlyMCP(t *testing.T) {
 		}
 	}
 	checkAnnotations(t, seen[2])
+	golden(t, "tools_list.json", seen[2]["result"])
 	if !bytes.Contains(must(json.Marshal(seen[3])), []byte("NO_GRANT")) {
 		t.Errorf("tools/call: %v", seen[3])
 	}
@@ -591,6 +593,32 @@ func checkAnnotations(t *testing.T, msg map[string]any) {
 		if got != w {
 			t.Errorf("%s annotations = %v, want %v", tool["name"], got, w)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// golden compares v, as indented JSON, with testdata/name: the tool
+// contract an agent sees is pinned, and changes to it show up in review.
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s changed; if intended, run go test ./cmd/keyhole -run %s -update\n got:\n%s", path, t.Name(), got)
 	}
 }
 
