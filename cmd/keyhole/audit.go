@@ -84,7 +84,7 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	tf.register(fs)
 	jwks := fs.String("jwks", "", "JWKS holding keyhole's public keys (default: jwks.json in the data directory, next to the trail)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	args, err := auditParseArgs(fs, args)
+	args, err := parseArgs(fs, args)
 	if err != nil {
 		return exitError(2)
 	}
@@ -162,7 +162,7 @@ func auditTail(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	n := fs.Int("n", 10, "show the last N records")
 	follow := fs.Bool("f", false, "keep printing records as they are written")
 	asJSON := fs.Bool("json", false, "print records as they are on the trail (JSON lines)")
-	args, err := auditParseArgs(fs, args)
+	args, err := parseArgs(fs, args)
 	if err != nil || len(args) > 0 {
 		fmt.Fprint(stderr, auditUsage)
 		return exitError(2)
@@ -199,7 +199,7 @@ func auditSearch(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	if !export {
 		fs.BoolVar(&asJSON, "json", false, "print records as they are on the trail (JSON lines)")
 	}
-	args, err := auditParseArgs(fs, args)
+	args, err := parseArgs(fs, args)
 	if err != nil || len(args) > 0 {
 		fmt.Fprint(stderr, auditUsage)
 		return exitError(2)
@@ -265,24 +265,6 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, 2006-01-02, or a duration such as 2h)", s)
-}
-
-// auditParseArgs parses flags placed before or after positional arguments.
-func auditParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional, args = append(positional, args[0]), args[1:]
-	}
 }
 
 // auditFail reports a usage or read error: exit status 2.

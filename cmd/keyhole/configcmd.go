@@ -47,7 +47,7 @@ func runConfigCheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, configUsage) }
 	connect := fs.Bool("connect", false, "also connect to each resource and verify keyhole's privileges there")
-	files, err := configParseArgs(fs, args)
+	files, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -136,26 +136,6 @@ func writeTables(cfg *config.Config, res *config.Resource) []grants.Table {
 		}
 	}
 	return out
-}
-
-// configParseArgs parses flags that may come before or after positional
-// arguments ("check FILE --connect" as well as "check --connect FILE").
-func configParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
 }
 
 // configCount renders "1 error", "2 errors".
