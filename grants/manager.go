@@ -51,7 +51,7 @@ func (m *Manager) Issue(ctx context.Context, sess SessionRef, resource string, s
 		Scope:      scope,
 		IssuedAt:   now,
 		NotBefore:  now,
-		Expiry:     now.Add(ttl),
+		Expiry:     now.Add(ttl).Truncate(time.Second), // the record says what the token says
 		SessionID:  sess.ID,
 		Agent:      sess.Agent,
 		ApprovedBy: approvedBy,
@@ -100,8 +100,12 @@ func (m *Manager) Authorize(ctx context.Context, sessionID, resource, grantID st
 				return nil, fmt.Errorf("grants: authorize: %w", err)
 			}
 			if len(ended) > 0 {
-				_, err := m.verify(ended[0], sessionID, resource)
-				return nil, err
+				// A grant issued between the two lists verifies: use it.
+				g, err := m.verify(ended[0], sessionID, resource)
+				if err != nil {
+					return nil, err
+				}
+				return []*Grant{g}, nil
 			}
 		}
 	}

@@ -221,7 +221,7 @@ func cloneScope(s Scope) Scope {
 
 // VerifyGrant checks token and returns the grant it carries. The signature
 // is checked, against any key the ring has ever used, before any claim is
-// read; then the typ, the required claims, issuer, audience, session binding
+// read; then the typ, the required claims, issuer, session binding, audience
 // and finally the validity window at o.Now.
 func (k *KeyRing) VerifyGrant(token string, o VerifyOptions) (*Grant, error) {
 	switch {
@@ -264,10 +264,12 @@ func (k *KeyRing) VerifyGrant(token string, o VerifyOptions) (*Grant, error) {
 	switch {
 	case c.Issuer != o.Issuer:
 		return nil, fmt.Errorf("%w: grant %s was issued by %q, not %q", ErrWrongIssuer, c.ID, c.Issuer, o.Issuer)
+	case c.SessionID != o.SessionID:
+		// Before the audience: another session's grant must not reveal
+		// which resource it covers.
+		return nil, fmt.Errorf("%w: grant %s is bound to another session", ErrNotYours, c.ID)
 	case c.Audience != o.Audience:
 		return nil, fmt.Errorf("%w: grant %s is for resource %q, not %q", ErrWrongAudience, c.ID, c.Audience, o.Audience)
-	case c.SessionID != o.SessionID:
-		return nil, fmt.Errorf("%w: grant %s is bound to another session", ErrNotYours, c.ID)
 	case !o.Now.Before(c.Expiry.Add(o.Leeway)):
 		return nil, fmt.Errorf("%w: grant %s expired at %s", ErrExpired, c.ID, c.Expiry.Format(time.RFC3339))
 	case o.Now.Before(c.NotBefore.Add(-o.Leeway)):

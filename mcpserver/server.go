@@ -11,8 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -105,8 +108,8 @@ func (s *Server) startSession(ctx context.Context, client mcp.Implementation) (*
 		Agent:         s.opts.Agent,
 		TrustDomain:   s.opts.TrustDomain,
 		Principal:     s.opts.Principal,
-		ClientName:    client.Name,
-		ClientVersion: client.Version,
+		ClientName:    clip(client.Name),
+		ClientVersion: clip(client.Version),
 		IssuedAt:      now,
 		Expiry:        now.Add(SessionTTL),
 	}
@@ -120,8 +123,25 @@ func (s *Server) startSession(ctx context.Context, client mcp.Implementation) (*
 		return nil, err
 	}
 	s.session = sess
-	s.log.InfoContext(ctx, "session started", "session", id.ID, "agent", id.Agent, "client", client.Name)
+	s.log.InfoContext(ctx, "session started", "session", id.ID, "agent", id.Agent, "client", id.ClientName)
 	return sess, nil
+}
+
+// maxClientInfo caps the client's name and version, which the client
+// chooses freely and which go into the signed identity and every audit
+// record of the session.
+const maxClientInfo = 256
+
+// clip cuts s to maxClientInfo bytes at a character boundary.
+func clip(s string) string {
+	if len(s) <= maxClientInfo {
+		return s
+	}
+	cut := maxClientInfo
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // current returns the session, minting it for clients that call tools
@@ -193,11 +213,53 @@ func decode(raw json.RawMessage, v any) error {
 	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		raw = json.RawMessage("{}")
 	}
+	if err := checkNames(raw, v); err != nil {
+		return grants.Deny(grants.CodeInvalidArgument, "invalid arguments: %s; see the tool's input schema", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return grants.Deny(grants.CodeInvalidArgument, "invalid arguments: %s; see the tool's input schema", argError(err))
+	}
+	return nil
+}
+
+// checkNames refuses argument names that are not exactly one of v's JSON
+// field names, or that appear twice. encoding/json matches names without
+// regard to case and keeps the last of duplicates, so an MCP host showing
+// a human the call's first "sql" could have another statement approved.
+// Anything that is not an object is left to the decoder to refuse.
+func checkNames(raw json.RawMessage, v any) error {
+	names := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		key, _ := tok.(string)
+		switch {
+		case !names[key]:
+			return fmt.Errorf("unknown argument %.64q", key)
+		case seen[key]:
+			return fmt.Errorf("argument %q given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
 	}
 	return nil
 }

@@ -46,12 +46,17 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 		return nil, err
 	}
 	deny := func(err error) (*Result, error) {
-		d, ok := grants.AsDenial(err)
-		if !ok {
-			return nil, err
-		}
 		de := s.event(call, audit.AccessDenied, "request_access")
 		de.Resource, de.Privilege, de.Tables = args.Resource, args.Privilege, args.Tables
+		d, ok := grants.AsDenial(err)
+		if !ok {
+			// Refused all the same (a store that cannot be written, say):
+			// recorded, the detail going to keyhole's log only. A failure
+			// to record is logged by record; the call is refused anyway.
+			de.Decision, de.Code, de.Reason = "deny", "INTERNAL", "internal error; the details are in keyhole's log"
+			_ = s.record(ctx, de)
+			return nil, err
+		}
 		de.Decision, de.Code, de.Reason = "deny", string(d.Code), d.Message
 		if err := s.record(ctx, de); err != nil {
 			return nil, err
@@ -63,6 +68,10 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 	}
 	if args.Resource == "" {
 		return deny(grants.Deny(grants.CodeInvalidArgument, "resource is required; call list_resources to see what may be requested"))
+	}
+	if n := tablesBytes(args.Tables); n > maxTablesBytes {
+		// Parsing a column list costs time quadratic in its length.
+		return deny(grants.Deny(grants.CodeInvalidArgument, "tables name %d bytes; the limit is %d: ask for whole tables rather than long column lists", n, maxTablesBytes))
 	}
 	dec, err := policy.Decide(s.cfg, policy.Request{
 		Agent: call.Session.Identity.Agent, Resource: args.Resource, Privilege: args.Privilege,
@@ -86,7 +95,7 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 	}
 	rec, err := s.grants.Issue(ctx, call.Session.Ref(), args.Resource, dec.Scope, dec.TTL, "policy:auto")
 	if err != nil {
-		return nil, err
+		return deny(err)
 	}
 	if res.Enforcement == config.EphemeralRole {
 		// The grant is stored before its role exists, so start-up reaping
@@ -96,6 +105,14 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 			_, _ = s.grants.Release(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.ID)
 			return deny(grants.Deny(grants.CodeUnavailable, "keyhole could not create the database role for this grant on %q, so nothing was granted; try again later, or ask an admin to run keyhole config check --connect", args.Resource))
 		}
+	}
+	// A release_access or session end that ran while the grant was being
+	// created may have ended it already — before its role existed, so
+	// nothing ended the role. Never report such a grant as granted.
+	if _, err := s.grants.Authorize(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.Resource, rec.ID); err != nil {
+		_, _ = s.grants.Release(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.ID)
+		s.endRole(context.WithoutCancel(ctx), rec)
+		return deny(err)
 	}
 	ge := s.event(call, audit.AccessGranted, "request_access")
 	s.fillGrant(ge, rec)
@@ -120,6 +137,18 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 		text += " Note: " + out.Reason + "."
 	}
 	return &Result{Structured: out, Text: text}, nil
+}
+
+// maxTablesBytes bounds request_access's tables argument: hundreds of
+// tables and columns fit, and no request costs keyhole noticeable time.
+const maxTablesBytes = 16 << 10
+
+func tablesBytes(tables []string) int {
+	n := 0
+	for _, t := range tables {
+		n += len(t)
+	}
+	return n
 }
 
 // ReleaseAccessArgs are release_access's arguments.

@@ -47,12 +47,17 @@ func (s *Service) DatabaseQuery(ctx context.Context, call Call, args DatabaseQue
 		q.Params = args.Params
 	}
 	denied := func(grantID string, err error) (*Result, error) {
-		d, ok := grants.AsDenial(err)
-		if !ok {
-			return nil, err
-		}
 		e := s.event(call, audit.QueryDenied, "database_query")
 		e.Resource, e.Grant, e.Purpose, e.Query = args.Resource, grantID, args.Purpose, q
+		d, ok := grants.AsDenial(err)
+		if !ok {
+			// Refused all the same (a store that cannot be read, say):
+			// recorded, the detail going to keyhole's log only. A failure
+			// to record is logged by record; the call is refused anyway.
+			e.Decision, e.Code, e.Reason = "deny", "INTERNAL", "internal error; the details are in keyhole's log"
+			_ = s.record(ctx, e)
+			return nil, err
+		}
 		e.Decision, e.Code, e.Reason = "deny", string(d.Code), d.Message
 		if err := s.record(ctx, e); err != nil {
 			return nil, err
@@ -69,6 +74,12 @@ func (s *Service) DatabaseQuery(ctx context.Context, call Call, args DatabaseQue
 	}
 	if args.MaxRows < 0 {
 		return denied(args.GrantID, grants.Deny(grants.CodeInvalidArgument, "max_rows must be positive"))
+	}
+	// Refused before anything is recorded as allowed. The refused values
+	// stay off the trail (they may be megabytes); the reason says why.
+	if err := pgexec.CheckParams(args.Params); err != nil {
+		q.Params = nil
+		return denied(args.GrantID, err)
 	}
 	candidates, err := s.grants.Authorize(ctx, call.Session.Identity.ID, res.Name, args.GrantID)
 	if err != nil {
@@ -127,6 +138,12 @@ func (s *Service) DatabaseQuery(ctx context.Context, call Call, args DatabaseQue
 		if pq.Role = res.Roles[grant.Scope().Privilege]; pq.Role == "" {
 			runErr = grants.Deny(grants.CodeUnavailable, "resource %q maps no database role for %s grants; ask an admin", res.Name, grant.Scope().Privilege)
 		}
+	case config.GateOnly:
+		// keyhole's own pool and role: the admin chose the SQL gate alone.
+	default:
+		// Fail closed: a mode this keyhole does not know never runs as
+		// keyhole's own role.
+		runErr = grants.Deny(grants.CodeUnavailable, "resource %q has an enforcement mode this keyhole does not support; ask an admin", res.Name)
 	}
 	var out *pgexec.Result
 	if runErr == nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -175,11 +177,66 @@ func (s *Service) event(call Call, name, tool string) *audit.Event {
 
 // record writes e; a trail that cannot be written refuses the call.
 func (s *Service) record(ctx context.Context, e *audit.Event) error {
+	s.bound(e)
 	if err := s.audit.Record(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed; refusing calls", slog.String("event", e.Event), slog.Any("err", err))
 		return grants.Deny(grants.CodeUnavailable, "keyhole cannot write its audit trail, so it refuses to act; an admin must fix the audit file (see keyhole's log)")
 	}
 	return nil
+}
+
+// Caps on what an agent's arguments may take on the trail, so that one call
+// cannot write megabytes into the audit file every keyhole process shares.
+// The prompt context (justification, purpose) shares _meta's cap.
+const (
+	maxAuditName   = 256      // resource, grant id, duration, each table
+	maxAuditTables = 64       // tables listed in one record
+	maxAuditReason = 16 << 10 // a refusal's message may echo arguments
+)
+
+// bound cuts the agent-supplied fields of e to their caps. A cut value ends
+// with a note of its full size. SQL is cut only beyond what the SQL gate
+// accepts, so an allowed statement is always recorded whole.
+func (s *Service) bound(e *audit.Event) {
+	text := s.cfg.Audit.MaxMetaBytes
+	if text <= 0 {
+		text = audit.DefaultMaxMetaBytes
+	}
+	e.Justification = capText(e.Justification, text)
+	e.Purpose = capText(e.Purpose, text)
+	e.Reason = capText(e.Reason, maxAuditReason)
+	e.Resource = capText(e.Resource, maxAuditName)
+	e.Grant = capText(e.Grant, maxAuditName)
+	e.Duration = capText(e.Duration, maxAuditName)
+	if len(e.Tables) > 0 {
+		n := min(len(e.Tables), maxAuditTables)
+		tables := make([]string, n, n+1)
+		for i := range n {
+			tables[i] = capText(e.Tables[i], maxAuditName)
+		}
+		if len(e.Tables) > n {
+			tables = append(tables, fmt.Sprintf("…[%d more]", len(e.Tables)-n))
+		}
+		e.Tables = tables
+	}
+	if e.Query != nil && len(e.Query.SQL) > sqlscope.DefaultMaxSQLBytes {
+		q := *e.Query
+		q.SQL = capText(q.SQL, sqlscope.DefaultMaxSQLBytes)
+		e.Query = &q
+	}
+}
+
+// capText returns s, or its first max bytes (cut at a character boundary)
+// and a note of its full size.
+func capText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("…[cut: %d bytes]", len(s))
 }
 
 // SessionStarted records the start of a session with its signed identity.

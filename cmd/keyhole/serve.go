@@ -211,7 +211,8 @@ func stdioPrincipal() grants.Principal {
 }
 
 // redactCommand joins a command line for the audit trail, masking what looks
-// like a secret: values of --token/--password-like flags and URL passwords.
+// like a secret: values of --token/--password-like flags, URL passwords,
+// password=/token=-like pairs inside an argument, and Bearer/Basic values.
 func redactCommand(argv []string) string {
 	out := make([]string, 0, len(argv))
 	maskNext := false
@@ -227,6 +228,8 @@ func redactCommand(argv []string) string {
 			}
 		default:
 			a = urlPassword.ReplaceAllString(a, "$1:[redacted]@")
+			a = secretPair.ReplaceAllString(a, "$1=[redacted]")
+			a = bearer.ReplaceAllString(a, "$1 [redacted]")
 		}
 		out = append(out, a)
 	}
@@ -240,4 +243,8 @@ func redactCommand(argv []string) string {
 var (
 	secretFlag  = regexp.MustCompile(`(?i)^-{0,2}[a-z0-9_.-]*(token|secret|passw|password|pwd|key|auth|credential)[a-z0-9_.-]*(=|$)`)
 	urlPassword = regexp.MustCompile(`(://[^:/@\s]+):[^@\s]*@`)
+	// key=value inside one argument: a libpq conninfo string, a URL query.
+	secretPair = regexp.MustCompile(`(?i)\b([a-z0-9_.-]*(?:token|secret|passw|pwd|key|auth|credential)[a-z0-9_.-]*)=("[^"]*"|'[^']*'|[^\s&;,]+)`)
+	// An HTTP Authorization value passed as an argument.
+	bearer = regexp.MustCompile(`(?i)\b(bearer|basic)\s+[^\s"']+`)
 )

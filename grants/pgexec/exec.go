@@ -15,9 +15,12 @@
 //
 // # Errors
 //
-// Refusals an agent can act on are *grants.Denial: TIMEOUT (statement_timeout
-// or a cancelled call), RESULT_TOO_LARGE, WRITE_NOT_GRANTED (read-only
-// transaction, SQLSTATE 25006), OUT_OF_SCOPE (privilege error 42501) and
+// Refusals an agent can act on are *grants.Denial: INVALID_ARGUMENT (params
+// over MaxParams or MaxParamsBytes, or holding a NUL), TIMEOUT
+// (statement_timeout or a cancelled call), RESULT_TOO_LARGE (the rows, or
+// one row judged by its length before it is read, exceed max_result_bytes),
+// WRITE_NOT_GRANTED (read-only transaction, SQLSTATE 25006), OUT_OF_SCOPE
+// (privilege error 42501) and
 // QUERY_FAILED for any other SQL error, with its SQLSTATE. A query cut short
 // because its grant ended — the deadline of its expiry passed, or its
 // role's session was terminated (SQLSTATE 57P01) or could not log in — is
@@ -36,6 +39,7 @@ import (
 	"math"
 	"math/big"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +47,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keyholehq/keyhole/config"
@@ -159,12 +164,28 @@ func (e *Executor) Run(ctx context.Context, res *config.Resource, q Query) (*Res
 		return nil, q.failure(ctx, res, err, true)
 	}
 	defer conn.Release()
+	// No one row may be much larger than a whole result may be: a bigger
+	// one is refused from its length, before it is read into memory.
+	conn.Conn().PgConn().Frontend().SetMaxBodyLen(maxRowBytes(res))
 	res2, err := run(ctx, conn.Conn(), res, q)
 	if err != nil {
 		return nil, q.failure(ctx, res, err, false)
 	}
 	res2.Elapsed = time.Since(start)
 	return res2, nil
+}
+
+// maxRowBytes bounds one protocol message (one row in PostgreSQL's text
+// form) at four times max_result_bytes plus 1 MiB: a row that fits the
+// result limit as JSON always fits, since a row's text form is at most about
+// 2.5 times its JSON form (a one-digit integer: a 4-byte length and the
+// digit, against the digit and a comma).
+func maxRowBytes(res *config.Resource) int {
+	limit := res.Limits.MaxResultBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	return int(min(4*limit+1<<20, 1<<30))
 }
 
 // failure turns an error of running q into what the agent should see.
@@ -198,6 +219,10 @@ func grantEndSymptom(ctx context.Context, err error) bool {
 	if errors.Is(context.Cause(ctx), errGrantDeadline) {
 		return true
 	}
+	var tooBig *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &tooBig) {
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -218,6 +243,7 @@ func tooManyConnections(res *config.Resource, pgErr *pgconn.PgError) error {
 // Run executes q on an already-open connection (a grant's own role, for
 // example) in its own transaction, with the same limits as Executor.Run.
 func Run(ctx context.Context, conn *pgx.Conn, res *config.Resource, q Query) (*Result, error) {
+	conn.PgConn().Frontend().SetMaxBodyLen(maxRowBytes(res))
 	start := time.Now()
 	r, err := run(ctx, conn, res, q)
 	if err != nil {
@@ -315,10 +341,30 @@ func quoteLiteral(s string) string {
 	return "'" + string(b) + "'"
 }
 
+// Bounds on a query's parameters. MaxParams is the extended protocol's
+// limit; MaxParamsBytes keeps one call from making keyhole hold, send and
+// record megabytes of agent-supplied values.
+const (
+	MaxParams      = 65535
+	MaxParamsBytes = 1 << 20
+)
+
+// CheckParams refuses, with INVALID_ARGUMENT, parameters that Run would
+// refuse: too many, too large in total, a value PostgreSQL text cannot hold.
+// Callers check before recording a query as allowed.
+func CheckParams(params []any) error {
+	_, err := encodeParams(params)
+	return err
+}
+
 // encodeParams renders each JSON value as untyped text, so PostgreSQL infers
 // the parameter's type from its use, as it does for a quoted literal.
 func encodeParams(params []any) ([][]byte, error) {
+	if len(params) > MaxParams {
+		return nil, grants.Deny(grants.CodeInvalidArgument, "%d params; the limit is %d", len(params), MaxParams)
+	}
 	out := make([][]byte, len(params))
+	total := 0
 	for i, v := range params {
 		switch v := v.(type) {
 		case nil:
@@ -345,6 +391,9 @@ func encodeParams(params []any) ([][]byte, error) {
 		if out[i] != nil && strings.IndexByte(string(out[i]), 0) >= 0 {
 			return nil, grants.Deny(grants.CodeInvalidArgument, "params[%d]: contains a NUL character, which PostgreSQL text cannot hold", i)
 		}
+		if total += len(out[i]); total > MaxParamsBytes {
+			return nil, grants.Deny(grants.CodeInvalidArgument, "params exceed %d bytes in total; send less data per call", MaxParamsBytes)
+		}
 	}
 	return out, nil
 }
@@ -369,9 +418,17 @@ func collect(rows pgx.Rows, tm *pgtype.Map, maxRows int, maxBytes int64) (*Resul
 		if err != nil {
 			return nil, err
 		}
+		raw := rows.RawValues()
 		row := make([]any, len(vals))
 		for i, v := range vals {
-			row[i] = jsonValue(v, fields[i].DataTypeOID)
+			switch oid := fields[i].DataTypeOID; {
+			case (oid == pgtype.JSONOID || oid == pgtype.JSONBOID) && v != nil && i < len(raw):
+				// The text PostgreSQL sent, not pgx's decoding (float64),
+				// so that numbers keep their exact digits.
+				row[i] = json.RawMessage(slices.Clone(raw[i]))
+			default:
+				row[i] = jsonValue(v, oid)
+			}
 		}
 		size, err := json.Marshal(row)
 		if err != nil {
@@ -487,6 +544,11 @@ func timeoutDenial(ctx context.Context, res *config.Resource) error {
 func classify(err error, res *config.Resource) error {
 	if d, ok := grants.AsDenial(err); ok {
 		return d
+	}
+	var tooBig *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &tooBig) {
+		return grants.Deny(grants.CodeResultTooLarge,
+			"a row of the result is larger than this resource's limit of %d bytes allows; select fewer or shorter values (substring, length, an aggregate)", res.Limits.MaxResultBytes)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -297,6 +297,12 @@ func (p *Provisioner) Create(ctx context.Context, spec Spec) (*Role, error) {
 	}
 	// No parameters: a multi-statement simple query, one implicit transaction.
 	if _, err := admin.Exec(ctx, sql); err != nil {
+		if sqlState(err) == "" {
+			// No answer from the server (a cancelled call, a lost
+			// connection): the transaction may have committed all the
+			// same, leaving a role nobody holds. Make sure it is gone.
+			_ = p.Drop(ctx, spec.Name)
+		}
 		return nil, fmt.Errorf("pgroles: create %s: %s", spec.Name, safeError(err))
 	}
 	pc := p.base.Copy()

@@ -145,9 +145,11 @@ func duration(asked string, max time.Duration) (time.Duration, []string, error) 
 	if asked != "" {
 		var err error
 		d, err = time.ParseDuration(asked)
-		if err != nil || d <= 0 {
-			return 0, nil, grants.Deny(grants.CodeInvalidArgument, "duration %q: write a positive duration such as \"5m\" or \"30s\"", asked)
+		if err != nil || d < time.Second {
+			return 0, nil, grants.Deny(grants.CodeInvalidArgument, "duration %q: write a duration of at least one second, such as \"5m\" or \"30s\"", asked)
 		}
+		// Grant times are whole seconds (JWT NumericDate).
+		d = d.Truncate(time.Second)
 	}
 	if d > max {
 		return max, []string{fmt.Sprintf("duration capped at %s by policy (asked %s)", max, d)}, nil
