@@ -18,9 +18,9 @@ import (
 	"github.com/keyholehq/keyhole/tools"
 )
 
-// reviewServer is a Server wired to real keys, store and trail; its one
+// testServer is a Server wired to real keys, store and trail; its one
 // resource points at a database that is never reached.
-func reviewServer(t *testing.T) (*Server, string) {
+func testServer(t *testing.T) (*Server, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.Parse(strings.NewReader(`data_dir: `+dir+`
@@ -94,7 +94,7 @@ func serve(t *testing.T, s *Server, lines ...string) []map[string]any {
 // The client's name and version, as the MCP client gives them, go into
 // the signed session identity and every audit record: they are capped.
 func TestHugeClientInfoIsCapped(t *testing.T) {
-	s, trail := reviewServer(t)
+	s, trail := testServer(t)
 	huge := strings.Repeat("n", 1<<20)
 	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"` + huge + `","version":"` + huge + `"}}}`
 	serve(t, s, init, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
