@@ -505,7 +505,7 @@ func TestCancelStopsQueryInPostgres(t *testing.T) {
 // waitFor polls cond up to a generous bound; it asserts an outcome, not a speed.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return
 		}

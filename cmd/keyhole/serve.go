@@ -132,9 +132,28 @@ func openApp(cfg *config.Config, logger *slog.Logger) (*app, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	a.stopped.Add(2)
-	go func() { defer a.stopped.Done(); a.reap(ctx, logger) }()
+	go func() { defer a.stopped.Done(); a.reapLoop(ctx, logger) }()
 	go func() { defer a.stopped.Done(); a.sweepLoop(ctx, logger) }()
 	return a, nil
+}
+
+// reapInterval is how often a running keyhole looks again for roles left by
+// a keyhole that died: at start-up the dead process's backends may not have
+// exited yet (its advisory lock is released only then).
+const reapInterval = time.Minute
+
+// reapLoop reaps at start-up and then every reapInterval.
+func (a *app) reapLoop(ctx context.Context, logger *slog.Logger) {
+	t := time.NewTicker(reapInterval)
+	defer t.Stop()
+	for {
+		a.reap(ctx, logger)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // reap drops the database roles that a keyhole which died (kill -9, a lost
