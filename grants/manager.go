@@ -157,6 +157,15 @@ func (m *Manager) verify(rec *Record, sessionID, resource string) (*Grant, error
 	}
 }
 
+// Record returns the stored record of a grant, whatever its state.
+func (m *Manager) Record(ctx context.Context, id string) (*Record, error) {
+	rec, err := m.store.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("grants: %w", err)
+	}
+	return rec, nil
+}
+
 // Release ends one grant of the session (grantID) or all of them (grantID
 // ""). It returns the records it ended.
 func (m *Manager) Release(ctx context.Context, sessionID, grantID string) ([]*Record, error) {

@@ -111,7 +111,7 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 	// nothing ended the role. Never report such a grant as granted.
 	if _, err := s.grants.Authorize(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.Resource, rec.ID); err != nil {
 		_, _ = s.grants.Release(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.ID)
-		s.endRole(context.WithoutCancel(ctx), rec)
+		s.grantEnded(context.WithoutCancel(ctx), rec)
 		return deny(err)
 	}
 	ge := s.event(call, audit.AccessGranted, "request_access")
@@ -122,7 +122,7 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 	if err := s.record(ctx, ge); err != nil {
 		// The grant exists but is unrecorded: end it before refusing.
 		_, _ = s.grants.Release(context.WithoutCancel(ctx), call.Session.Identity.ID, rec.ID)
-		s.endRole(context.WithoutCancel(ctx), rec)
+		s.grantEnded(context.WithoutCancel(ctx), rec)
 		return nil, err
 	}
 	out := &RequestAccessResult{
@@ -170,7 +170,7 @@ func (s *Service) ReleaseAccess(ctx context.Context, call Call, args ReleaseAcce
 	ended, err := s.grants.Release(ctx, call.Session.Identity.ID, args.GrantID)
 	out := &ReleaseAccessResult{Released: []string{}}
 	for _, rec := range ended {
-		s.endRole(ctx, rec)
+		s.grantEnded(ctx, rec)
 		out.Released = append(out.Released, rec.ID)
 		e := s.event(call, audit.AccessReleased, "release_access")
 		s.fillGrant(e, rec)

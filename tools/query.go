@@ -147,7 +147,16 @@ func (s *Service) DatabaseQuery(ctx context.Context, call Call, args DatabaseQue
 	}
 	var out *pgexec.Result
 	if runErr == nil {
-		out, runErr = s.exec.Run(ctx, res, pq)
+		qctx, done, ok := s.inflight.start(ctx, grant.ID())
+		if !ok {
+			// The grant ended after it was authorized: say how.
+			if runErr = pq.Ended(ctx); runErr == nil {
+				runErr = grants.Deny(grants.CodeNoGrant, "grant %s has ended; call request_access again", grant.ID())
+			}
+		} else {
+			out, runErr = s.exec.Run(qctx, res, pq)
+			done()
+		}
 	}
 	if runErr != nil {
 		return s.failed(ctx, call, res, grant, args, q, runErr)

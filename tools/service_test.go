@@ -203,3 +203,55 @@ func TestDefinitionsAreValidJSONSchemas(t *testing.T) {
 		}
 	}
 }
+
+// Ending a grant cancels its running queries in every enforcement mode
+// (here gate-only, where no database role ends with it).
+func TestEndingAGrantCancelsItsRunningQueries(t *testing.T) {
+	f := newFixture(t)
+	f.svc.cfg.Resource("shop").Limits.StatementTimeout = time.Minute
+	ctx := context.Background()
+	forever := "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t"
+
+	run := func(id string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.svc.DatabaseQuery(ctx, f.call(), DatabaseQueryArgs{Resource: "shop", SQL: forever, GrantID: id})
+			done <- err
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(f.svc.inflight.grants()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return done
+	}
+
+	// Released by the agent in this process.
+	id := f.grant(t, "10m")
+	done := run(id)
+	if _, err := f.svc.ReleaseAccess(ctx, f.call(), ReleaseAccessArgs{GrantID: id}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, <-done, grants.CodeNoGrant)
+
+	// Revoked by an admin from another process: the one-second sweep notices.
+	id = f.grant(t, "10m")
+	done = run(id)
+	if _, err := f.svc.grants.Revoke(ctx, id, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ExpireDue(ctx, func(string) *Session { return f.sess }); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, <-done, grants.CodeGrantRevoked)
+
+	// A query authorized a moment before the release cannot start after it.
+	id = f.grant(t, "10m")
+	rec, err := f.svc.grants.Record(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.inflight.end(id, rec.ExpiresAt)
+	if _, _, ok := f.svc.inflight.start(ctx, id); ok {
+		t.Error("a query started under a grant that had ended")
+	}
+}

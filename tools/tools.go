@@ -68,6 +68,8 @@ type Service struct {
 	// configuration, flags or the environment can reach it.
 	noGate bool
 
+	inflight *inflight
+
 	mu        sync.Mutex
 	analyzers map[string]cachedAnalyzer
 }
@@ -99,7 +101,7 @@ func New(cfg *config.Config, gm *grants.Manager, exec *pgexec.Executor, rec Reco
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, grants: gm, exec: exec, audit: rec, log: log, analyzers: map[string]cachedAnalyzer{}}
+	s := &Service{cfg: cfg, grants: gm, exec: exec, audit: rec, log: log, analyzers: map[string]cachedAnalyzer{}, inflight: newInflight()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -252,7 +254,7 @@ func (s *Service) SessionStarted(ctx context.Context, sess *Session) error {
 func (s *Service) SessionEnded(ctx context.Context, sess *Session) error {
 	ended, err := s.grants.EndSession(ctx, sess.Identity.ID)
 	for _, rec := range ended {
-		s.endRole(ctx, rec)
+		s.grantEnded(ctx, rec)
 		e := s.event(Call{Session: sess}, audit.AccessReleased, "")
 		s.fillGrant(e, rec)
 		e.Reason = "session ended"
@@ -271,8 +273,9 @@ func (s *Service) SessionEnded(ctx context.Context, sess *Session) error {
 // the end visible (and, with database roles, effective) without a call.
 func (s *Service) ExpireDue(ctx context.Context, sessions func(id string) *Session) error {
 	ended, err := s.grants.ExpireDue(ctx)
+	s.endFromElsewhere(ctx)
 	for _, rec := range ended {
-		s.endRole(ctx, rec)
+		s.grantEnded(ctx, rec)
 		sess := sessions(rec.SessionID)
 		if sess == nil {
 			sess = &Session{Identity: grants.SessionIdentity{ID: rec.SessionID, Agent: rec.Agent}}
@@ -286,11 +289,28 @@ func (s *Service) ExpireDue(ctx context.Context, sessions func(id string) *Sessi
 	return err
 }
 
-// endRole ends the database role of a grant that ended, if its resource is
-// enforced with ephemeral roles. A failure is logged, not returned: the
-// grant has ended in the store, so keyhole refuses its use anyway, and the
-// role's VALID UNTIL and start-up reaping are the backstops.
-func (s *Service) endRole(ctx context.Context, rec *grants.Record) {
+// endFromElsewhere cancels the running queries of grants that another
+// process ended (`keyhole grants revoke`, another keyhole's expiry sweep).
+func (s *Service) endFromElsewhere(ctx context.Context) {
+	s.inflight.forget(s.grants.Now())
+	for _, id := range s.inflight.grants() {
+		rec, err := s.grants.Record(ctx, id)
+		if err != nil {
+			continue // the next sweep tries again; the query's deadline still holds
+		}
+		if rec.State != grants.Active {
+			s.inflight.end(rec.ID, rec.ExpiresAt)
+		}
+	}
+}
+
+// grantEnded cancels the running queries of a grant that ended and ends its
+// database role, if its resource is enforced with ephemeral roles. A
+// failure to end the role is logged, not returned: the grant has ended in
+// the store, so keyhole refuses its use anyway, and the role's VALID UNTIL
+// and reaping are the backstops.
+func (s *Service) grantEnded(ctx context.Context, rec *grants.Record) {
+	s.inflight.end(rec.ID, rec.ExpiresAt)
 	res := s.cfg.Resource(rec.Resource)
 	if s.roles == nil || res == nil || res.Enforcement != config.EphemeralRole {
 		return

@@ -86,6 +86,11 @@ type Query struct {
 // errGrantDeadline is the cause of a context ended by the grant's expiry.
 var errGrantDeadline = errors.New("pgexec: the grant expired")
 
+// ErrGrantEnded is the cause a caller gives when it cancels a query because
+// its grant ended (released, revoked, its session ended): the query then
+// fails with the reason Query.Ended reports.
+var ErrGrantEnded = errors.New("pgexec: the grant ended")
+
 // Column describes one result column.
 type Column struct {
 	Name string `json:"name"`
@@ -216,7 +221,7 @@ func (q *Query) failure(ctx context.Context, res *config.Resource, err error, co
 // role that may no longer log in (28000, 28P01), or a lost connection or
 // closed pool (no SQLSTATE at all).
 func grantEndSymptom(ctx context.Context, err error) bool {
-	if errors.Is(context.Cause(ctx), errGrantDeadline) {
+	if cause := context.Cause(ctx); errors.Is(cause, errGrantDeadline) || errors.Is(cause, ErrGrantEnded) {
 		return true
 	}
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
