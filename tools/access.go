@@ -3,7 +3,9 @@ package tools
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyholehq/keyhole/audit"
 	"github.com/keyholehq/keyhole/config"
@@ -93,7 +95,15 @@ func (s *Service) RequestAccess(ctx context.Context, call Call, args RequestAcce
 		// Fail closed: never hand out a grant without its database lock.
 		return deny(grants.Deny(grants.CodeUnavailable, "resource %q is enforced with ephemeral database roles, which this keyhole cannot create; ask an admin", args.Resource))
 	}
-	rec, err := s.grants.Issue(ctx, call.Session.Ref(), args.Resource, dec.Scope, dec.TTL, "policy:auto")
+	// A grant never outlives the session identity it is bound to.
+	ttl := dec.TTL
+	if left := call.Session.Identity.Expiry.Sub(s.grants.Now()); !call.Session.Identity.Expiry.IsZero() && left < ttl {
+		if left < time.Second {
+			return deny(grants.Deny(grants.CodePolicyDenied, "this session's identity has expired; start a new session"))
+		}
+		ttl = left.Truncate(time.Second)
+	}
+	rec, err := s.grants.Issue(ctx, call.Session.Ref(), args.Resource, dec.Scope, ttl, "policy:auto")
 	if err != nil {
 		return deny(err)
 	}
@@ -239,7 +249,7 @@ func (s *Service) ListResources(ctx context.Context, call Call) (*Result, error)
 			info.Note = "column types unavailable: the database could not be reached"
 			s.log.WarnContext(ctx, "list_resources: column types", "resource", res.Name, "err", err)
 		}
-		for _, t := range res.Tables {
+		for _, t := range requestable(res, agent) {
 			ti := TableInfo{Name: t.Table.String(), Columns: []ColumnInfo{}}
 			for _, c := range types[t.Table] {
 				if t.AllowsColumn(c.Name) {
@@ -281,6 +291,46 @@ func (s *Service) ListResources(ctx context.Context, call Call) (*Result, error)
 	}
 	text.WriteString("Call request_access with resource, privilege, tables and a justification before database_query.")
 	return &Result{Structured: out, Text: text.String()}, nil
+}
+
+// requestable is what the agent's rules let it ask for on res: the union of
+// the rules' tables (and columns), in the resource's order. Tables no rule
+// covers are not shown: their names are none of this agent's business.
+func requestable(res *config.Resource, agent *config.Agent) []grants.TableScope {
+	var out []grants.TableScope
+	for _, t := range res.Tables {
+		covered, cols := false, []string(nil)
+		for _, r := range agent.Allow {
+			if r.Resource != res.Name {
+				continue
+			}
+			if r.Tables == nil {
+				covered, cols = true, t.Columns
+				if cols == nil {
+					break
+				}
+				continue
+			}
+			for _, rt := range r.Tables {
+				if rt.Table != t.Table {
+					continue
+				}
+				covered = true
+				for _, c := range rt.Columns {
+					if !slices.Contains(cols, c) {
+						cols = append(cols, c)
+					}
+				}
+				if rt.Columns == nil {
+					cols = nil
+				}
+			}
+		}
+		if covered {
+			out = append(out, grants.TableScope{Table: t.Table, Columns: cols})
+		}
+	}
+	return out
 }
 
 func (s *Service) resourcesFor(agent *config.Agent) []*config.Resource {

@@ -255,3 +255,32 @@ func TestEndingAGrantCancelsItsRunningQueries(t *testing.T) {
 		t.Error("a query started under a grant that had ended")
 	}
 }
+
+func TestListResourcesShowsOnlyWhatTheAgentMayRequest(t *testing.T) {
+	f := newFixture(t)
+	f.svc.cfg.Agents[0].Allow[0].Tables = []grants.TableScope{{Table: grants.Table{Schema: "public", Name: "orders"}}}
+	res, err := f.svc.ListResources(context.Background(), f.call())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Text, "customers") {
+		t.Errorf("a table no rule of this agent covers is listed:\n%s", res.Text)
+	}
+}
+
+func TestGrantsNeverOutliveTheSessionIdentity(t *testing.T) {
+	f := newFixture(t)
+	f.sess.Identity.Expiry = f.clock.Now().Add(2 * time.Minute)
+	res, err := f.svc.RequestAccess(context.Background(), f.call(), RequestAccessArgs{
+		Resource: "shop", Privilege: "read", Tables: []string{"public.orders"}, Duration: "10m", Justification: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Structured.(*RequestAccessResult).ExpiresAt, f.clock.Now().Add(2*time.Minute).Format(time.RFC3339); got != want {
+		t.Errorf("expires_at %s, want the session's expiry %s", got, want)
+	}
+	f.clock.Advance(2 * time.Minute)
+	_, err = f.svc.RequestAccess(context.Background(), f.call(), RequestAccessArgs{
+		Resource: "shop", Privilege: "read", Tables: []string{"public.orders"}, Justification: "x"})
+	wantCode(t, err, grants.CodePolicyDenied)
+}

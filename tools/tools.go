@@ -162,11 +162,13 @@ func (s *Service) event(call Call, name, tool string) *audit.Event {
 		Event:   name,
 		Session: id.ID,
 		Agent:   id.Agent,
-		Principal: &audit.Principal{
+		Tool:    tool,
+	}
+	if id.Principal.Kind != "" { // unknown for a grant another process ended
+		e.Principal = &audit.Principal{
 			Kind: id.Principal.Kind, Subject: id.Principal.Subject, Issuer: id.Principal.Issuer,
 			UID: id.Principal.UID, ParentPID: id.Principal.ParentPID, ParentCommand: id.Principal.ParentCommand,
-		},
-		Tool: tool,
+		}
 	}
 	if id.ClientName != "" || id.ClientVersion != "" {
 		e.Client = &audit.Client{Name: id.ClientName, Version: id.ClientVersion}

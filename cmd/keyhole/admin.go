@@ -171,14 +171,16 @@ func runGrants(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer trail.Close()
 	m := grants.NewManager(keys, store, issuer(cfg), nil)
-	rec, err := m.Revoke(ctx, fs.Arg(0), *by)
+	// --by is what the admin says; the OS user is what the machine says.
+	actor := *by + " (os user " + stdioPrincipal().Subject + ")"
+	rec, err := m.Revoke(ctx, fs.Arg(0), actor)
 	if err != nil {
 		return err
 	}
 	exp := rec.ExpiresAt.UTC()
 	if err := trail.Record(ctx, &audit.Event{Event: audit.AccessRevoked, Session: rec.SessionID, Agent: rec.Agent,
 		Grant: rec.ID, Resource: rec.Resource, Privilege: string(rec.Scope.Privilege), Tables: tableStrings(rec.Scope),
-		ExpiresAt: &exp, Actor: *by}); err != nil {
+		ExpiresAt: &exp, Actor: actor}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "revoked %s (agent %s, resource %s)\n", rec.ID, rec.Agent, rec.Resource)
