@@ -309,8 +309,12 @@ func run(ctx context.Context, conn *pgx.Conn, res *config.Resource, q Query) (re
 	return result, nil
 }
 
-// setLocals fixes the transaction's limits. SET LOCAL ends with the
-// transaction, so nothing leaks to the next user of a pooled connection.
+// setLocals fixes the transaction's limits, and the settings under which
+// the SQL gate read the statement: its search_path, and
+// standard_conforming_strings on (with it off, a backslash in a string
+// literal would make PostgreSQL read the text differently from the gate).
+// SET LOCAL ends with the transaction, so nothing leaks to the next user of
+// a pooled connection.
 func setLocals(res *config.Resource, q Query) string {
 	timeout := res.Limits.StatementTimeout
 	if timeout <= 0 {
@@ -324,7 +328,7 @@ func setLocals(res *config.Resource, q Query) string {
 	for i, s := range path {
 		quoted[i] = pgx.Identifier{s}.Sanitize()
 	}
-	sets := fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d; SET LOCAL search_path = %s; SET LOCAL TimeZone = 'UTC'; SET LOCAL application_name = %s",
+	sets := fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d; SET LOCAL search_path = %s; SET LOCAL standard_conforming_strings = on; SET LOCAL TimeZone = 'UTC'; SET LOCAL application_name = %s",
 		timeout.Milliseconds(), timeout.Milliseconds()+1000, strings.Join(quoted, ", "), quoteLiteral(q.ApplicationName))
 	if q.Role != "" {
 		sets += "; SET LOCAL ROLE " + pgx.Identifier{q.Role}.Sanitize()

@@ -14,11 +14,15 @@ import (
 	"github.com/keyholehq/keyhole/internal/testdb"
 )
 
-var dsn string
+var (
+	dsn        string
+	dbName     string
+	testdbExec func(context.Context, string) error
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(testdb.Main(m, func(db *testdb.DB) {
-		dsn = db.DSN
+		dsn, dbName, testdbExec = db.DSN, db.Name, db.Exec
 		if err := db.Exec(context.Background(), `CREATE TABLE t (id int PRIMARY KEY, v text);
 			INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 50) g`); err != nil {
 			panic(err)
@@ -124,5 +128,24 @@ func wantCode(t *testing.T, err error, code grants.Code) {
 	d, ok := grants.AsDenial(err)
 	if !ok || d.Code != code {
 		t.Fatalf("want %s, got %v", code, err)
+	}
+}
+
+// The statement is read as the SQL gate read it, whatever the database's or
+// role's own standard_conforming_strings says.
+func TestStandardConformingStringsIsForcedOn(t *testing.T) {
+	ctx := context.Background()
+	if err := testdbExec(ctx, "ALTER DATABASE "+dbName+" SET standard_conforming_strings = off"); err != nil {
+		t.Fatal(err)
+	}
+	defer testdbExec(ctx, "ALTER DATABASE "+dbName+" RESET standard_conforming_strings")
+	e := New()
+	defer e.Close()
+	res, err := e.Run(ctx, resource(), Query{Privilege: grants.Read, MaxRows: 1, SQL: `SELECT 'a\' AS v`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows[0][0] != `a\` {
+		t.Errorf("got %q: the backslash was read as an escape", res.Rows[0][0])
 	}
 }
