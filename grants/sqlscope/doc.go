@@ -17,10 +17,11 @@
 // An Analyzer allows a statement only if all of the following hold:
 //
 //   - The text is at most Options.MaxSQLBytes of valid UTF-8 without control
-//     characters, brackets nest at most Options.MaxDepth deep, and it holds at
-//     most MaxTokens words and operators. These bounds are checked before the
-//     parser sees the text: pg_query is C code in keyhole's process and
-//     recurses without a depth check (see MaxTokens for the measurements).
+//     characters, brackets nest at most Options.MaxDepth deep, and it holds
+//     at most MaxTokens words, operator characters and brackets. These
+//     bounds are checked before the parser sees the text: pg_query is C code
+//     in keyhole's process and recurses without a depth check (see
+//     MaxTokens for the measurements).
 //   - It is exactly one statement: SELECT (including VALUES and TABLE t), or
 //     under a write grant INSERT, UPDATE, DELETE or MERGE. Every other
 //     statement is refused, as are SELECT ... INTO, FOR UPDATE/SHARE, cursors
@@ -51,13 +52,26 @@
 //     built-ins (or the resource's ExtraFunctions); every operator is a
 //     pg_catalog operator; every cast names a built-in type. Names that a
 //     user-defined object in a search_path schema also carries (Shadowing)
-//     must be written with pg_catalog. generate_series, repeat, lpad, rpad
-//     and format are bounded by their constant arguments.
+//     must be written with pg_catalog. PostgreSQL reads x.name as the call
+//     name(x) when x has no field of that name, for a value of any type, so
+//     (expression).name and a column of a function in FROM must name an
+//     allowed built-in, a column the statement itself gives the function
+//     (AS t(a, b)), or key, value or ordinality. generate_series, repeat,
+//     lpad, rpad and format are bounded by their constant arguments.
 //
 // What the database runs on its own behalf (view bodies, triggers, column
 // defaults, row-level security policies) is the admin's choice when granting
 // the relation, and is not inspected. Resource use that no parse can bound,
-// such as a recursive CTE that never ends, is left to statement_timeout.
+// such as a recursive CTE that never ends, is left to statement_timeout;
+// memory and temporary files a statement takes before its timeout (a value
+// may grow to 1 GB through string_agg, replace or || in a recursive query,
+// and a sort of a large cross join spills to disk) are left to the server's
+// limits (temp_file_limit, the memory available to each backend).
+//
+// keyhole parses as PostgreSQL does with standard_conforming_strings on,
+// its default. A server or role that turns it off reads backslashes in
+// string literals differently, so the connection running agent queries
+// must keep it on.
 //
 // # Example
 //

@@ -154,8 +154,9 @@ func (w *walker) indirection(ind *pg_query.A_Indirection, lv *level) *grants.Den
 	for _, i := range ind.Indirection {
 		switch v := i.GetNode().(type) {
 		case *pg_query.Node_String_:
-			// (composite).name may call a function name(composite).
-			if d := w.attributeFunction(v.String_.Sval); d != nil {
+			// (value).name selects a field of a composite value, or else
+			// calls name(value) on a value of any type.
+			if d := w.attributeCall(v.String_.Sval); d != nil {
 				return d
 			}
 		case *pg_query.Node_AStar:
@@ -341,7 +342,13 @@ func (w *walker) itemColumn(it *item, col string) *grants.Denial {
 	if derivedHas {
 		return nil
 	}
-	// Not a known column: PostgreSQL would try col(whole row) next.
+	// Not a known column: PostgreSQL would try col(whole row) next. The
+	// whole row of a table, subquery or join is a row, which only a few
+	// harmless built-ins take; that of a function in FROM may be its
+	// single scalar output, which any function may take.
+	if len(it.srcs) == 1 && it.srcs[0].fn {
+		return w.attributeCall(col)
+	}
 	return w.attributeFunction(col)
 }
 
@@ -394,10 +401,12 @@ func (w *walker) scanLevel(name string, l *level) (bool, *grants.Denial) {
 			switch {
 			case s.restricted():
 				switch {
+				case known && !has:
+					// Not a column here, granted or not: PostgreSQL
+					// looks further out.
 				case s.ts.AllowsColumn(name):
 					definite = true
 					w.columns[columnKey(s.table, name)] = true
-				case known && !has:
 				case risky == nil:
 					risky, riskyRef = s, it.refname
 				}
@@ -458,6 +467,28 @@ func (w *walker) attributeFunction(name string) *grants.Denial {
 	}
 	return nil
 }
+
+// attributeCall checks name where PostgreSQL reads x.name as the call
+// name(x) unless x is a composite value with a field of that name, and
+// keyhole cannot see x's type: (expression).name, or a column of a function
+// in FROM. Any function taking one argument would run, so name must be an
+// allowed built-in (one without bounds, which take more arguments) or a
+// field name no built-in function has.
+func (w *walker) attributeCall(name string) *grants.Denial {
+	if d := w.attributeFunction(name); d != nil {
+		return d
+	}
+	if fieldNames[name] || w.a.builtin(name) && !boundedFunctions[name] {
+		return nil
+	}
+	return grants.Deny(grants.CodeForbiddenFunction, ".%s may call the function %s on the value before it (PostgreSQL reads x.%s as %s(x) when x has no field %s), and keyhole cannot see that value's type; read a field of a composite value with to_jsonb(value)->>'%s', or a column of a function in FROM through an alias list (AS t(a, b))", name, name, name, name, name, name)
+}
+
+// fieldNames are the columns that allow-listed functions in FROM name
+// (jsonb_each's key and value, WITH ORDINALITY's ordinality), which
+// (jsonb_each(x)).key also selects. No built-in function has these names; a
+// test checks that against the server.
+var fieldNames = setOf(`key value ordinality`)
 
 // operator checks an operator named in the statement.
 func (w *walker) operator(names []*pg_query.Node) *grants.Denial {

@@ -18,6 +18,9 @@ const (
 	maxFormatWidth = 10_000    // format('%Ns')
 )
 
+// boundedFunctions are the functions checkBounds caps.
+var boundedFunctions = setOf(`generate_series repeat lpad rpad format`)
+
 // funcCall checks a function call: the function must be allowed, and so
 // must everything in its arguments, ordering, filter and window.
 func (w *walker) funcCall(fc *pg_query.FuncCall, lv *level) *grants.Denial {
@@ -110,14 +113,8 @@ func checkBounds(name string, args []*pg_query.Node) *grants.Denial {
 		if !ok {
 			return grants.Deny(grants.CodeForbiddenFunction, "repeat needs a constant count (or least(count, N)); the result may be at most %d bytes", maxStringBytes)
 		}
-		unit := int64(1)
-		if s, ok := constString(args[0]); ok {
-			unit = max(int64(len(s)), 1)
-		} else {
-			unit = 64
-		}
-		if n > 0 && n*unit > maxStringBytes {
-			return grants.Deny(grants.CodeForbiddenFunction, "repeat would build about %d bytes; the limit is %d", n*unit, maxStringBytes)
+		if size := mulSat(max(n, 0), max(textBytes(args[0]), 1)); size > maxStringBytes {
+			return grants.Deny(grants.CodeForbiddenFunction, "repeat would build about %d bytes; the limit is %d", size, maxStringBytes)
 		}
 	case "lpad", "rpad":
 		if len(args) < 2 {
@@ -140,6 +137,67 @@ func checkBounds(name string, args []*pg_query.Node) *grants.Denial {
 		}
 	}
 	return nil
+}
+
+// textBytes estimates the size of a text argument: exact for a constant,
+// the bound of a nested repeat, lpad or rpad (so that nesting them cannot
+// multiply past their bounds), the sum of the two sides of ||, and 64 bytes
+// for anything else. The last is a guess: a column value may be larger, and
+// functions keyhole does not bound (replace, string_agg, || in a recursive
+// query) can build values up to PostgreSQL's limit of 1 GB each, which only
+// the database server's own memory limits contain.
+func textBytes(n *pg_query.Node) int64 {
+	switch v := n.GetNode().(type) {
+	case *pg_query.Node_AConst:
+		if s, ok := v.AConst.Val.(*pg_query.A_Const_Sval); ok {
+			return int64(len(s.Sval.Sval))
+		}
+	case *pg_query.Node_TypeCast:
+		return textBytes(v.TypeCast.Arg)
+	case *pg_query.Node_AExpr:
+		if op, ok := singleName(v.AExpr.Name); ok && op == "||" && v.AExpr.Lexpr != nil {
+			return textBytes(v.AExpr.Lexpr) + textBytes(v.AExpr.Rexpr)
+		}
+	case *pg_query.Node_FuncCall:
+		name, ok := catalogFunction(v.FuncCall.Funcname)
+		args := v.FuncCall.Args
+		if !ok || len(args) < 2 || (name != "repeat" && name != "lpad" && name != "rpad") {
+			break
+		}
+		n, ok := boundedInt(args[1])
+		if !ok {
+			return maxStringBytes // refused where it stands
+		}
+		if name == "repeat" {
+			return mulSat(max(n, 0), max(textBytes(args[0]), 1))
+		}
+		return mulSat(max(n, 0), 4) // characters of up to 4 bytes
+	}
+	return 64
+}
+
+// catalogFunction returns the name a call names if it calls a pg_catalog
+// function: written unqualified (which function resolves to pg_catalog for
+// every name it allows) or qualified with pg_catalog.
+func catalogFunction(names []*pg_query.Node) (string, bool) {
+	switch len(names) {
+	case 1:
+		return singleName(names)
+	case 2:
+		if schema, ok := singleName(names[:1]); !ok || schema != "pg_catalog" {
+			return "", false
+		}
+		return singleName(names[1:])
+	}
+	return "", false
+}
+
+// mulSat multiplies non-negative a and b, saturating instead of overflowing.
+func mulSat(a, b int64) int64 {
+	if a > 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
 }
 
 // seriesBound allows generate_series only where the row count is known
@@ -175,7 +233,10 @@ func seriesBound(args []*pg_query.Node) *grants.Denial {
 	if !ok1 || !ok2 || !ok3 || step <= 0 {
 		return refuse
 	}
-	if span := stop.Sub(start); span > 0 && float64(span)/float64(step) > maxSeriesRows {
+	// In seconds: time.Time.Sub saturates at about 292 years, and dates
+	// span ten thousand.
+	span := float64(stop.Unix()-start.Unix()) + float64(stop.Nanosecond()-start.Nanosecond())/1e9
+	if span > 0 && span/step.Seconds() > maxSeriesRows {
 		return refuse
 	}
 	return nil

@@ -32,6 +32,7 @@ type treeFacts struct {
 	relations []*pg_query.RangeVar
 	ctes      map[string]bool
 	funcs     [][]string
+	fields    []string // names in (value).name, which may call name(value)
 }
 
 func collect(m protoreflect.Message, f *treeFacts) {
@@ -47,6 +48,12 @@ func collect(m protoreflect.Message, f *treeFacts) {
 			parts = append(parts, n.GetString_().GetSval())
 		}
 		f.funcs = append(f.funcs, parts)
+	case *pg_query.A_Indirection:
+		for _, n := range v.Indirection {
+			if s := n.GetString_(); s != nil {
+				f.fields = append(f.fields, s.Sval)
+			}
+		}
 	}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {
@@ -100,6 +107,11 @@ func accountFor(t *testing.T, sql string, sc grants.Scope, an *Analysis) {
 		}
 		if !slices.Contains(an.Functions, name) {
 			t.Fatalf("allowed %q but function %s is not in the analysis %v", sql, name, an.Functions)
+		}
+	}
+	for _, name := range f.fields {
+		if !fieldNames[name] && (!builtinFunctions[name] || boundedFunctions[name]) {
+			t.Fatalf("allowed %q but (value).%s may call the function %s", sql, name, name)
 		}
 	}
 	if sc.Privilege == grants.Read && len(an.Writes) > 0 {

@@ -6,9 +6,9 @@ import (
 	"github.com/keyholehq/keyhole/grants"
 )
 
-// MaxTokens bounds the words, operators and opening brackets a statement
-// may contain, counted over the raw text (string literals and comments
-// included, so no lexing mistake can hide any).
+// MaxTokens bounds the words, operator characters and opening brackets a
+// statement may contain, counted over the raw text (string literals and
+// comments included, so no lexing mistake can hide any).
 //
 // Why: pg_query serialises its parse tree recursively in C, on the calling
 // thread's stack, without a depth check. A left-deep chain such as
@@ -26,7 +26,7 @@ const MaxTokens = 4096
 
 // checkText refuses text the parser must never see: too long, not valid
 // UTF-8, carrying control characters, nested deeper than maxDepth brackets,
-// or holding more than MaxTokens words and operators.
+// or holding more than MaxTokens words, operator characters and brackets.
 func checkText(sql string, maxBytes, maxDepth int) *grants.Denial {
 	if len(sql) > maxBytes {
 		return grants.Deny(grants.CodeInvalidArgument, "SQL text is %d bytes; the limit is %d bytes", len(sql), maxBytes)
@@ -35,7 +35,7 @@ func checkText(sql string, maxBytes, maxDepth int) *grants.Denial {
 		return grants.Deny(grants.CodeInvalidArgument, "SQL text is not valid UTF-8")
 	}
 	depth, tokens := 0, 0
-	inWord, inOp := false, false
+	inWord := false
 	for i, r := range sql {
 		switch {
 		case r == '\t' || r == '\n' || r == '\r':
@@ -52,14 +52,17 @@ func checkText(sql string, maxBytes, maxDepth int) *grants.Denial {
 			if !inWord {
 				tokens++
 			}
-			inWord, inOp = true, false
+			inWord = true
 		case isOpChar(r):
-			if !inOp {
-				tokens++
-			}
-			inWord, inOp = false, true
+			// Every operator character counts on its own: PostgreSQL's
+			// lexer splits a run such as +-+-+- (an operator may not end
+			// in + or - unless it holds one of ~!@#%^&|`?) or ~/**/~ (a
+			// comment ends an operator) into one prefix operator per
+			// character, each a level of the tree.
+			tokens++
+			inWord = false
 		default:
-			inWord, inOp = false, false
+			inWord = false
 			switch r {
 			case '(', '[':
 				tokens++
@@ -72,7 +75,7 @@ func checkText(sql string, maxBytes, maxDepth int) *grants.Denial {
 			}
 		}
 		if tokens > MaxTokens {
-			return grants.Deny(grants.CodeInvalidArgument, "the statement is too complex: more than %d words and operators; split it into smaller queries", MaxTokens)
+			return grants.Deny(grants.CodeInvalidArgument, "the statement is too complex: more than %d words and operator characters; split it into smaller queries", MaxTokens)
 		}
 	}
 	return nil

@@ -264,3 +264,43 @@ func TestSearchPath(t *testing.T) {
 		}
 	}
 }
+
+// A grant may name a column the table does not have (the catalog changed
+// since): PostgreSQL then resolves the name in an outer query, so the gate
+// must not stop at the table that only the grant says holds it.
+func TestGrantedColumnMissingFromCatalog(t *testing.T) {
+	a := NewAnalyzer(Options{TableColumns: testColumns})
+	sc := grants.Scope{Privilege: grants.Read, Tables: []grants.TableScope{
+		tbl("customers", "id", "name"), tbl("products", "id", "name", "email"),
+	}}
+	_, err := a.Check("SELECT (SELECT email FROM products LIMIT 1) FROM customers", sc)
+	if d, ok := grants.AsDenial(err); !ok || d.Code != grants.CodeOutOfScope {
+		t.Fatalf("got %v, want OUT_OF_SCOPE: email resolves to customers.email", err)
+	}
+	if _, err := a.Check("SELECT (SELECT p.name FROM products p LIMIT 1) FROM customers", sc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An alias list renames a table's first columns; a renamed name is no
+// longer the table's, and PostgreSQL resolves it in an outer query.
+func TestAliasListRenamesColumns(t *testing.T) {
+	cat := map[grants.Table][]string{
+		{Schema: "public", Name: "customers"}: testColumns[grants.Table{Schema: "public", Name: "customers"}],
+		{Schema: "public", Name: "users"}:     {"id", "email"},
+	}
+	a := NewAnalyzer(Options{TableColumns: cat})
+	sc := grants.Scope{Privilege: grants.Read, Tables: []grants.TableScope{tbl("customers", "id", "name"), tbl("users")}}
+	_, err := a.Check("SELECT (SELECT email FROM users AS u(a, b) LIMIT 1) FROM customers", sc)
+	if d, ok := grants.AsDenial(err); !ok || d.Code != grants.CodeOutOfScope {
+		t.Fatalf("got %v, want OUT_OF_SCOPE: email resolves to customers.email", err)
+	}
+	for _, q := range []string{
+		"SELECT (SELECT b FROM users AS u(a, b) LIMIT 1) FROM customers",
+		"SELECT (SELECT email FROM users AS u(a) LIMIT 1) FROM customers",
+	} {
+		if _, err := a.Check(q, sc); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+}

@@ -41,6 +41,9 @@ type source struct {
 	// there may be others.
 	cols map[string]bool
 	open bool
+	// fn marks a function in FROM, whose whole row may be a scalar (the
+	// function's single output), not a row.
+	fn bool
 }
 
 func (s *source) base() bool       { return s.ts != nil }
@@ -606,11 +609,35 @@ func (w *walker) rangeVar(rv *pg_query.RangeVar, lv *level) (*item, *grants.Deni
 		return nil, grants.Deny(grants.CodeOutOfScope, "a column alias list on %s renames columns keyhole cannot see; grant covers only %s; drop the alias list and alias columns in the select list instead", t, columnList(ts))
 	}
 	w.reads[t] = true
-	it := &item{refname: refname, relname: t.Name, relVisible: true, colsVisible: true, srcs: []*source{{table: t, ts: ts, known: w.a.columns[t]}}}
+	it := &item{refname: refname, relname: t.Name, relVisible: true, colsVisible: true, srcs: []*source{{table: t, ts: ts, known: w.knownColumns(t, rv.Alias)}}}
 	if rv.Alias == nil {
 		it.schema = t.Schema
 	}
 	return it, nil
+}
+
+// knownColumns returns the columns a relation shows under its alias, where
+// the catalog is known: the catalog's, the first ones renamed by an alias
+// list (AS t(a, b)), so that a renamed name resolves further out as it does
+// in PostgreSQL.
+func (w *walker) knownColumns(t grants.Table, alias *pg_query.Alias) map[string]bool {
+	known := w.a.columns[t]
+	if known == nil || alias == nil || len(alias.Colnames) == 0 {
+		return known
+	}
+	cols := w.a.opts.TableColumns[t]
+	m := make(map[string]bool, len(cols))
+	for i, c := range cols {
+		if i < len(alias.Colnames) {
+			s, ok := alias.Colnames[i].GetNode().(*pg_query.Node_String_)
+			if !ok {
+				return nil
+			}
+			c = s.String_.Sval
+		}
+		m[c] = true
+	}
+	return m
 }
 
 // resolveTable names the table a RangeVar means, as PostgreSQL resolves it,
@@ -689,7 +716,7 @@ func columnList(ts *grants.TableScope) string {
 
 func (w *walker) rangeFunction(rf *pg_query.RangeFunction, vis *level) ([]*item, *grants.Denial) {
 	refname := ""
-	src := &source{cols: map[string]bool{}, open: true}
+	src := &source{cols: map[string]bool{}, open: true, fn: true}
 	for _, f := range rf.Functions {
 		pair, ok := f.GetNode().(*pg_query.Node_List)
 		if !ok || len(pair.List.Items) == 0 || len(pair.List.Items) > 2 {
@@ -713,11 +740,13 @@ func (w *walker) rangeFunction(rf *pg_query.RangeFunction, vis *level) ([]*item,
 			if d := w.columnDefs(defs.List.Items); d != nil {
 				return nil, d
 			}
+			addDefNames(src.cols, defs.List.Items)
 		}
 	}
 	if d := w.columnDefs(rf.Coldeflist); d != nil {
 		return nil, d
 	}
+	addDefNames(src.cols, rf.Coldeflist)
 	if rf.Alias != nil {
 		refname = rf.Alias.Aliasname
 		for c := range aliasNames(rf.Alias.Colnames) {
@@ -725,6 +754,15 @@ func (w *walker) rangeFunction(rf *pg_query.RangeFunction, vis *level) ([]*item,
 		}
 	}
 	return []*item{{refname: refname, relVisible: true, colsVisible: true, srcs: []*source{src}}}, nil
+}
+
+// addDefNames adds the columns a column definition list names.
+func addDefNames(cols map[string]bool, defs []*pg_query.Node) {
+	for _, n := range defs {
+		if cd, ok := n.GetNode().(*pg_query.Node_ColumnDef); ok {
+			cols[cd.ColumnDef.Colname] = true
+		}
+	}
 }
 
 // columnDefs checks a column definition list (f() AS t(a int, b text)):
