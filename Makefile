@@ -5,7 +5,7 @@ GO      ?= go
 PGDSN    = $(shell ./scripts/ensure-postgres.sh)
 PKGS     = ./...
 
-.PHONY: test demo build fmt-check vet bench fuzz clean
+.PHONY: test demo build fmt-check vet lint bench clean
 
 build:
 	$(GO) build -o bin/keyhole ./cmd/keyhole
@@ -17,7 +17,13 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-test: fmt-check vet
+# staticcheck runs where it is installed (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2).
+lint:
+	@sc=$$(command -v staticcheck || echo "$$($(GO) env GOPATH)/bin/staticcheck"); \
+	if [ -x "$$sc" ]; then echo "staticcheck ./..."; "$$sc" ./...; \
+	else echo "staticcheck not installed: skipped (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2)"; fi
+
+test: fmt-check vet lint
 	@dsn="$(PGDSN)"; [ -n "$$dsn" ] || exit 1; \
 	KEYHOLE_TEST_DSN="$$dsn" $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
