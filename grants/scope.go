@@ -73,6 +73,9 @@ func (s Scope) Lookup(t Table) (TableScope, bool) {
 	return TableScope{}, false
 }
 
+// maxColumns is PostgreSQL's limit on the columns of a table.
+const maxColumns = 1600
+
 // ParseTableScope parses "schema.table" or "schema.table(col, col)". Unquoted
 // identifiers fold to lower case as PostgreSQL folds them; double-quoted ones
 // are kept exactly. A missing schema is an error: keyhole never guesses one.
@@ -93,12 +96,17 @@ func ParseTableScope(s string) (TableScope, error) {
 	p.space()
 	if p.consume('(') {
 		ts.Columns = []string{}
+		seen := map[string]bool{}
 		for {
 			c, err := p.ident()
 			if err != nil {
 				return TableScope{}, fmt.Errorf("table %q: column list: %w", s, err)
 			}
-			if !slices.Contains(ts.Columns, c) {
+			if !seen[c] {
+				if len(ts.Columns) == maxColumns {
+					return TableScope{}, fmt.Errorf("table %q: more than %d columns", s, maxColumns)
+				}
+				seen[c] = true
 				ts.Columns = append(ts.Columns, c)
 			}
 			p.space()
