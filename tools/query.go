@@ -214,6 +214,11 @@ func (s *Service) failed(ctx context.Context, call Call, res *config.Resource, g
 	}
 	if d, ok := grants.AsDenial(runErr); ok {
 		e.Code, e.Reason = string(d.Code), d.Message
+		if qe != nil && (s.cfg.Audit.Results == config.ResultsNone || s.cfg.Audit.RedactParams) {
+			// PostgreSQL's message may quote data or parameter values,
+			// which this trail is configured not to keep.
+			e.Reason = "PostgreSQL error " + qe.SQLState + " (message withheld by the audit configuration)"
+		}
 	} else {
 		e.Code, e.Reason = "INTERNAL", "internal error"
 		s.log.ErrorContext(ctx, "query failed", "grant", grant.ID(), "fingerprint", q.Fingerprint, "err", runErr)

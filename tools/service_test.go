@@ -284,3 +284,21 @@ func TestGrantsNeverOutliveTheSessionIdentity(t *testing.T) {
 		Resource: "shop", Privilege: "read", Tables: []string{"public.orders"}, Justification: "x"})
 	wantCode(t, err, grants.CodePolicyDenied)
 }
+
+// With results: none, a failed query's record keeps the SQLSTATE but not
+// PostgreSQL's message, which may quote data values.
+func TestFailureMessagesFollowTheResultsSetting(t *testing.T) {
+	f := newFixture(t)
+	f.svc.cfg.Audit.Results = config.ResultsNone
+	f.grant(t, "5m")
+	_, err := f.svc.DatabaseQuery(context.Background(), f.call(), DatabaseQueryArgs{Resource: "shop",
+		SQL: "SELECT id FROM orders WHERE id = $1", Params: []any{"secret-value-7"}})
+	wantCode(t, err, grants.CodeQueryFailed)
+	b, _ := os.ReadFile(f.trail)
+	if !strings.Contains(string(b), `"sqlstate":"22P02"`) {
+		t.Errorf("the SQLSTATE is missing from the trail")
+	}
+	if strings.Contains(string(b), "secret-value-7\\\"") || strings.Count(string(b), "secret-value-7") > 1 {
+		t.Errorf("PostgreSQL's message quoting the value reached the trail:\n%s", b)
+	}
+}
