@@ -101,41 +101,21 @@ agents:
       - {resource: shop, privileges: [read], max_duration: 15m}
 audit: {fsync: always}
 `
-	cfg, err := config.Parse(strings.NewReader(cfgText), "test.yaml", func(string) (string, bool) { return "", false })
+	w := wire(t, dir, cfgText, time.Now().Truncate(time.Second))
+	keeper, err := pgroles.NewKeeper(w.cfg, w.clock.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := grants.LoadOrCreateKeys(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlitestore.Open(filepath.Join(dir, "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trailPath := filepath.Join(dir, "audit.jsonl")
-	trail, err := audit.Open(audit.Options{Path: trailPath, Fsync: audit.FsyncAlways})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fakeClock{now: time.Now().Truncate(time.Second)}
-	gm := grants.NewManager(keys, store, "spiffe://keyhole.local/keyhole", clock.Now)
-	keeper, err := pgroles.NewKeeper(cfg, clock.Now, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := pgexec.New()
+	// Registered after wire's cleanup, so it runs first: roles end before
+	// the store and trail close.
 	t.Cleanup(func() {
 		if err := keeper.Close(context.Background()); err != nil {
 			t.Errorf("keeper close: %v", err)
 		}
-		exec.Close()
-		trail.Close()
-		store.Close()
 	})
 	return &roleFixture{
-		svc: New(cfg, gm, exec, trail, nil, WithRoles(keeper)), gm: gm, keeper: keeper, cfg: cfg,
-		clock: clock, trail: trailPath, store: store, prefix: prefix, admin: admin, keyhole: keyhole,
+		svc: New(w.cfg, w.gm, w.exec, w.trail, nil, WithRoles(keeper)), gm: w.gm, keeper: keeper, cfg: w.cfg,
+		clock: w.clock, trail: w.trailPath, store: w.store, prefix: prefix, admin: admin, keyhole: keyhole,
 	}
 }
 

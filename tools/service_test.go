@@ -79,6 +79,28 @@ agents:
       - {resource: shop, privileges: [read], max_duration: 15m}
 audit: {fsync: always}
 `
+	w := wire(t, dir, cfgText, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	sid := grants.NewSessionID()
+	sess := &Session{Identity: grants.SessionIdentity{ID: sid, Agent: "analytics-unit",
+		SPIFFE: grants.SPIFFEID("keyhole.local", "analytics-unit", sid)}}
+	return &fixture{svc: New(w.cfg, w.gm, w.exec, w.trail, nil), clock: w.clock, trail: w.trailPath, sess: sess}
+}
+
+// wired is a Service's real parts — config, keys, SQLite store, audit trail
+// (fsync always), executor — with only the clock fake.
+type wired struct {
+	cfg       *config.Config
+	gm        *grants.Manager
+	store     *sqlitestore.Store
+	exec      *pgexec.Executor
+	trail     *audit.Log
+	trailPath string
+	clock     *fakeClock
+}
+
+// wire builds the parts in dir; they are closed at the end of the test.
+func wire(t testing.TB, dir, cfgText string, start time.Time) *wired {
+	t.Helper()
 	cfg, err := config.Parse(strings.NewReader(cfgText), "test.yaml", func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
@@ -98,12 +120,9 @@ audit: {fsync: always}
 	}
 	exec := pgexec.New()
 	t.Cleanup(func() { exec.Close(); trail.Close(); store.Close() })
-	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := &fakeClock{now: start}
 	gm := grants.NewManager(keys, store, "spiffe://keyhole.local/keyhole", clock.Now)
-	sid := grants.NewSessionID()
-	sess := &Session{Identity: grants.SessionIdentity{ID: sid, Agent: "analytics-unit",
-		SPIFFE: grants.SPIFFEID("keyhole.local", "analytics-unit", sid)}}
-	return &fixture{svc: New(cfg, gm, exec, trail, nil), clock: clock, trail: trailPath, sess: sess}
+	return &wired{cfg: cfg, gm: gm, store: store, exec: exec, trail: trail, trailPath: trailPath, clock: clock}
 }
 
 func (f *fixture) call() Call { return Call{Session: f.sess} }
