@@ -83,6 +83,9 @@ func sortByFirstSeq(files []string) ([]string, error) {
 	es := make([]entry, 0, len(files))
 	for _, name := range files {
 		seq, err := firstSeq(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the current file, renamed away by a rotation this instant
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -268,6 +268,12 @@ func (fl *follower) poll() error {
 		}
 		after := false
 		for _, name := range files {
+			if name == fl.path {
+				// Not a rotated file: what the name holds may have
+				// changed since f was opened (another rotation), and
+				// f is read next anyway.
+				continue
+			}
 			nst, err := os.Stat(name)
 			if err != nil {
 				continue
