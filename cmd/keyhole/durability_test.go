@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -40,17 +39,8 @@ func init() {
 // verifies and holds the records of every call whose result the client got.
 func TestKill9KeepsEveryAcknowledgedRecord(t *testing.T) {
 	e := newEnv(t)
-	cmd := exec.Command(os.Args[0], "serve", "--stdio", "--config", e.config, "--agent", "analytics-crash")
-	cmd.Env = append(os.Environ(), execEnv+"=1", "KEYHOLE_E2E_DSN="+shopDSN, "KEYHOLE_E2E_DOWN_DSN=postgres://x@127.0.0.1:1/x")
-	cmd.Stderr = e.stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "crash-client", Version: "1"}, nil)
-	ctx := context.Background()
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	s := &session{t: t, cs: cs}
+	s, cmd := e.startChild(t, "analytics-crash")
+	cs, ctx := s.cs, context.Background()
 	s.grantRead("public.orders")
 
 	var mu sync.Mutex
@@ -87,7 +77,7 @@ func TestKill9KeepsEveryAcknowledgedRecord(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	_ = cs.Close() // reaps the killed process
+	s.close() // reaps the killed process
 
 	trail := filepath.Join(e.dir, "data", "audit.jsonl")
 	files, err := audit.TrailFiles(trail)
@@ -127,16 +117,7 @@ func TestKill9KeepsEveryAcknowledgedRecord(t *testing.T) {
 // served unrecorded.
 func TestFullDiskRefusesWithUnavailable(t *testing.T) {
 	e := newEnv(t)
-	cmd := exec.Command(os.Args[0], "serve", "--stdio", "--config", e.config, "--agent", "analytics-full")
-	cmd.Env = append(os.Environ(), execEnv+"=1", fsizeEnv+"=196608", "KEYHOLE_E2E_DSN="+shopDSN, "KEYHOLE_E2E_DOWN_DSN=postgres://x@127.0.0.1:1/x")
-	cmd.Stderr = e.stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "full-client", Version: "1"}, nil)
-	cs, err := client.Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &session{t: t, cs: cs}
-	defer s.close()
+	s, _ := e.startChild(t, "analytics-full", fsizeEnv+"=196608")
 	s.grantRead("public.orders")
 	var r result
 	for i := 0; i < 1000; i++ {

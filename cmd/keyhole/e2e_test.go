@@ -100,6 +100,7 @@ audit:
 // env is one keyhole deployment: a data dir and a config file.
 type env struct {
 	dir, config string
+	childEnv    []string    // environment every child gets besides the test's own
 	stderr      *syncBuffer // every child's log, for the secret check
 }
 
@@ -110,7 +111,8 @@ func newEnv(t testing.TB) *env {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(testConfig, filepath.Join(dir, "data"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{dir: dir, config: cfg, stderr: &syncBuffer{}}
+	return &env{dir: dir, config: cfg, stderr: &syncBuffer{}, childEnv: []string{"KEYHOLE_E2E_DSN=" + shopDSN,
+		"KEYHOLE_E2E_DOWN_DSN=postgres://nobody:" + secretPassword + "@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}}
 }
 
 // session is one keyhole process and the SDK client session talking to it.
@@ -121,9 +123,16 @@ type session struct {
 
 func (e *env) start(t testing.TB, agent string) *session {
 	t.Helper()
+	s, _ := e.startChild(t, agent)
+	return s
+}
+
+// startChild starts keyhole as a child process (the test binary run again,
+// with extra environment variables) and connects an SDK client to it.
+func (e *env) startChild(t testing.TB, agent string, extraEnv ...string) (*session, *exec.Cmd) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--stdio", "--config", e.config, "--agent", agent)
-	cmd.Env = append(os.Environ(), execEnv+"=1", "KEYHOLE_E2E_DSN="+shopDSN,
-		"KEYHOLE_E2E_DOWN_DSN=postgres://nobody:"+secretPassword+"@127.0.0.1:1/none?sslmode=disable&connect_timeout=2")
+	cmd.Env = append(append(append(os.Environ(), execEnv+"=1"), e.childEnv...), extraEnv...)
 	cmd.Stderr = e.stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "e2e-client", Version: "0.0.1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -134,7 +143,7 @@ func (e *env) start(t testing.TB, agent string) *session {
 	}
 	s := &session{t: t, cs: cs}
 	t.Cleanup(func() { s.close() })
-	return s
+	return s, cmd
 }
 
 func (s *session) close() {
@@ -518,7 +527,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestStdoutCarriesOnlyMCP(t *testing.T) {
 	e := newEnv(t)
 	cmd := exec.Command(os.Args[0], "serve", "--stdio", "--config", e.config, "--agent", "analytics-raw")
-	cmd.Env = append(os.Environ(), execEnv+"=1", "KEYHOLE_E2E_DSN="+shopDSN, "KEYHOLE_E2E_DOWN_DSN=postgres://x@127.0.0.1:1/x")
+	cmd.Env = append(append(os.Environ(), execEnv+"=1"), e.childEnv...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr syncBuffer

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -85,24 +84,6 @@ func newRolesEnv(t *testing.T) *rolesEnv {
 	}
 	re.env = &env{dir: dir, config: cfg, stderr: &syncBuffer{}}
 	return re
-}
-
-// startChild is env.start, keeping hold of the process.
-func (re *rolesEnv) startChild(t *testing.T, agent string) (*session, *exec.Cmd) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--stdio", "--config", re.config, "--agent", agent)
-	cmd.Env = append(os.Environ(), execEnv+"=1")
-	cmd.Stderr = re.stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "e2e-client", Version: "0.0.1"}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("connect: %v\nstderr:\n%s", err, re.stderr)
-	}
-	s := &session{t: t, cs: cs}
-	t.Cleanup(func() { s.close() })
-	return s, cmd
 }
 
 // roleOf is the PostgreSQL role of a grant, from the shared state file.
